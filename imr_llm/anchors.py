@@ -1,0 +1,471 @@
+"""Compiled regexes over normalized letter text -> Anchors with spans in the ORIGINAL text. Pure.
+
+An anchor is a value the letter states in words a regex can prove: the case number, header
+dates, each item's decision line, its quantity, the rationale's conclusion. Anchors are what
+the rules backend builds a summary from and what the model backend is checked against.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from imr_llm.normalize import NormalizedText, normalize, squash
+from imr_llm.quantity import QuantityMatch, parse_quantity
+from imr_llm.schema import Decision, Format
+from imr_llm.sections import Sections, split_sections
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A value found in the letter: what it is, its value, where (original text), and the text."""
+
+    kind: str
+    value: Any
+    span: Span
+    text: str
+    how: str = "regex"
+
+
+@dataclass(frozen=True)
+class ItemAnchors:
+    """Everything the letter proves about one disputed item."""
+
+    index: int
+    line: Anchor  # the whole decision block
+    service: Anchor
+    decision: Anchor
+    quantity: Anchor | None = None
+    original_request: Anchor | None = None
+    authorized_portion: Anchor | None = None
+    claims_administrator_guideline: Anchor | None = None
+    reviewer_guideline: Anchor | None = None
+    rationale: Anchor | None = None
+    conclusion: Anchor | None = None  # value: True = "is medically necessary"
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """All anchors of one letter, plus the normalized text and its sections."""
+
+    norm: NormalizedText
+    sections: Sections
+    fields: dict[str, Anchor] = field(default_factory=dict)
+    items: tuple[ItemAnchors, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def format(self) -> Format:
+        return self.sections.format
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+_MONTHS = {m: i for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december"], start=1)}
+_MONTH_ABBR = {k[:3]: v for k, v in _MONTHS.items()}
+DATE = (
+    r"(?:\d{1,2}\s*[/-]\s*\d{1,2}\s*[/-]\s*\d{2,4}|"
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4})"
+)
+_DATE_RE = re.compile(DATE, re.IGNORECASE)
+
+
+def parse_date(text: str) -> str | None:
+    """'11/18/2016', '11-18-16', 'November 18, 2016' -> '2016-11-18'; None if not a real date."""
+    text = text.strip()
+    m = re.fullmatch(r"(\d{1,2})\s*[/-]\s*(\d{1,2})\s*[/-]\s*(\d{2,4})", text)
+    if m:
+        month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if year < 100:
+            year += 2000 if year < 50 else 1900
+    else:
+        m = re.fullmatch(r"([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})", text)
+        if not m:
+            return None
+        name = m.group(1).lower()
+        month = _MONTHS.get(name) or _MONTH_ABBR.get(name[:3], 0)
+        day, year = int(m.group(2)), int(m.group(3))
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+# --- header -----------------------------------------------------------------------------------
+
+def _label(words: str) -> str:
+    return words.replace(" ", r"\s+")
+
+
+_HEADER_DATES = {
+    "case.date_assigned": _label("Date Assigned:"),
+    "case.date_of_injury": _label("Date of Injury:"),
+    "case.decision_date": _label("Decision Date:"),
+    "case.ur_denial_date": _label("UR Denial Date:"),
+    "case.application_received": _label("Application Received:"),
+}
+_CASE_NUMBER = re.compile(r"Case\s*(?:Number|No\.?|#)\s*:?\s*(?P<v>C[MB]\d{2}\s*-\s*\d{5,8})",
+                          re.IGNORECASE)
+_CASE_NUMBER_ANY = re.compile(r"\b(?P<v>CM\d{2}-\d{7})\b")
+_PRIORITY = re.compile(r"Priority\s*:\s*(?P<v>Standard|Expedited)\b", re.IGNORECASE)
+_ANY_LABEL = re.compile(
+    r"(?:Case\s+Number|Date\s+Assigned|Date\s+of\s+Injury|Decision\s+Date|UR\s+Denial\s+Date|"
+    r"Application\s+Received|Priority)\s*:",
+    re.IGNORECASE,
+)
+_LICENSURE = re.compile(r"State\(s\)\s+of\s+Licensure\s*:[ \t]*(?P<v>[^\n]*(?:\n[^\n:]*,[ \t]*)*)")
+_SPECIALTY = re.compile(r"Certification\(s\)\s*/\s*Specialty\s*:[ \t]*(?P<v>[^\n]*)")
+_AGE_SEX = re.compile(
+    r"\b(?P<age>\d{1,3})\s*[- ]?\s*(?:year|yr)s?\s*[- ]?\s*old\b(?:\s*,)?\s*"
+    r"(?P<sex>male|female|man|woman|gentleman|lady|boy|girl)?",
+    re.IGNORECASE,
+)
+_AGE_ALT = re.compile(r"\b(?:age|aged)\s*:?\s*(?P<age>\d{1,3})\b", re.IGNORECASE)
+_SEX_WORD = re.compile(r"\b(?P<sex>male|female|man|woman|gentleman|lady)\b", re.IGNORECASE)
+_PRONOUNS = re.compile(r"\b(?P<p>he|his|him|she|her|hers)\b", re.IGNORECASE)
+_NARRATIVE_DOI = re.compile(
+    rf"(?:injur(?:y|ed)|date\s+of\s+injury|DOI)\b[^.\n]{{0,60}}?\b(?:on|of|dated?|date|:)\s*,?\s*(?P<v>{DATE})",
+    re.IGNORECASE,
+)
+_SEX_VALUE = {"male": "male", "man": "male", "gentleman": "male", "boy": "male",
+              "female": "female", "woman": "female", "lady": "female", "girl": "female"}
+
+
+def _header_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
+    text = nt.text
+    out: dict[str, Anchor] = {}
+
+    def add(path: str, value: Any, start: int, end: int, how: str = "regex") -> None:
+        out[path] = Anchor(path, value, nt.to_original(start, end), text[start:end], how)
+
+    h0, h1 = sec.header
+    # The header can sit anywhere in the first part of the letter; search a generous window.
+    window_end = max(h1, min(len(text), 2500)) if sec.format == "unknown" else h1
+    m = _CASE_NUMBER.search(text, 0, max(window_end, 600))
+    if m:
+        add("case.case_number", re.sub(r"\s+", "", m.group("v")).upper(), m.start("v"), m.end("v"))
+    else:
+        m2 = _CASE_NUMBER_ANY.search(text, 0, min(len(text), 3000))
+        if m2:
+            add("case.case_number", m2.group("v"), m2.start("v"), m2.end("v"), "loose")
+    claimed: set[int] = set()
+    for path, label in _HEADER_DATES.items():
+        lm = re.search(label, text[:window_end], re.IGNORECASE)
+        if not lm:
+            continue
+        dm = re.compile(r"\s*(" + DATE + ")", re.IGNORECASE).match(text, lm.end())
+        if dm:
+            value = parse_date(dm.group(1))
+            if value:
+                add(path, value, dm.start(1), dm.end(1))
+                claimed.add(dm.start(1))
+                continue
+        # Broken layout: the value is the first unclaimed date after the label, before the
+        # next-but-one label (pypdf puts "Application \nReceived: \n11/14/2016").
+        for cand in _DATE_RE.finditer(text, lm.end(), min(window_end, lm.end() + 120)):
+            nxt = _ANY_LABEL.search(text, lm.end(), cand.start())
+            if cand.start() in claimed or (nxt and path != "case.application_received"):
+                continue
+            value = parse_date(cand.group())
+            if value:
+                add(path, value, cand.start(), cand.end(), "nearby")
+                claimed.add(cand.start())
+                break
+    m = _PRIORITY.search(text, 0, window_end)
+    if m:
+        add("case.priority", m.group("v").capitalize(), m.start("v"), m.end("v"))
+    return out
+
+
+def _list_anchor(nt: NormalizedText, m: re.Match[str] | None, path: str) -> Anchor | None:
+    if not m:
+        return None
+    raw = m.group("v")
+    start = m.start("v")
+    end = start + len(raw.rstrip())
+    values = [v for v in (squash(p) for p in raw.split(",")) if v]
+    if not values:
+        return None
+    return Anchor(path, values, nt.to_original(start, end), nt.text[start:end])
+
+
+def _patient_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
+    text = nt.text
+    out: dict[str, Anchor] = {}
+    c0, c1 = sec.clinical if sec.clinical else (sec.header[1], len(text))
+    m = _AGE_SEX.search(text, c0, c1)
+    if m:
+        age = int(m.group("age"))
+        if 10 <= age <= 110:
+            out["patient.age"] = Anchor("patient.age", age, nt.to_original(m.start("age"),
+                                        m.end("age")), m.group("age"))
+        if m.group("sex"):
+            out["patient.sex"] = Anchor("patient.sex", _SEX_VALUE[m.group("sex").lower()],
+                                        nt.to_original(m.start("sex"), m.end("sex")), m.group("sex"))
+    else:
+        ma = _AGE_ALT.search(text, c0, c1)
+        if ma and 10 <= int(ma.group("age")) <= 110:
+            out["patient.age"] = Anchor("patient.age", int(ma.group("age")),
+                                        nt.to_original(ma.start("age"), ma.end("age")),
+                                        ma.group("age"), "loose")
+    if "patient.sex" not in out:
+        window_end = min(c1, c0 + 600)
+        ms = _SEX_WORD.search(text, c0, window_end)
+        if ms:
+            out["patient.sex"] = Anchor("patient.sex", _SEX_VALUE[ms.group("sex").lower()],
+                                        nt.to_original(ms.start("sex"), ms.end("sex")),
+                                        ms.group("sex"), "loose")
+        else:
+            pron = list(_PRONOUNS.finditer(text, c0, c1))
+            male = [p for p in pron if p.group("p").lower() in ("he", "his", "him")]
+            female = [p for p in pron if p.group("p").lower() in ("she", "her", "hers")]
+            if len(male) >= 2 * max(1, len(female)) or len(female) >= 2 * max(1, len(male)):
+                first = (male or female)[0]
+                sex = "male" if len(male) > len(female) else "female"
+                out["patient.sex"] = Anchor("patient.sex", sex,
+                                            nt.to_original(first.start(), first.end()),
+                                            first.group(), "pronouns")
+    return out
+
+
+# --- items ------------------------------------------------------------------------------------
+
+_DECISION_MARK = re.compile(r":[ \t]*\n?[ \t]*(?P<d>Upheld|Overturned)\b[ \t.]*(?=\n|$)")
+_SET_FORTH = re.compile(r"set\s+forth\s+below\s*:?", re.IGNORECASE)
+_CA_GUIDE = re.compile(r"Claims\s+Administrator\s+guideline\s*:", re.IGNORECASE)
+_MX_GUIDE = re.compile(r"(?:MAXIMUS|Expert\s+Reviewer)\s+guideline\s*:", re.IGNORECASE)
+_RATIONALE = re.compile(r"Decision\s+rationale\s*:", re.IGNORECASE)
+_PARTIAL = re.compile(
+    r"^(?P<orig>.+?)\s+(?:was|were)\s+the\s+original\s+request\s*\.?\s*"
+    r"(?:(?P<auth>.+?)\s+(?:was|were)\s+authorized\s+by\s+the\s+Claims\s+Administrator"
+    r"|The\s+Claims\s+Administrator\s+authorized\s+(?P<auth2>.+?),?\s+leaving\s+the\s+original"
+    r"\s+request\s+IMR\s+eligible)\s*\.?\s*"
+    r"(?:The\s+remaining\s+IMR\s+eligible\s+portion\s+of\s+the\s+original\s+request|"
+    r"The\s+original\s+request)\s*,?\s*(?:is\s+)?(?P<rest>.+?)(?:\s+(?:is|are))?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_END_OF_SENTENCE = re.compile(r"[.:;!?][\"”')\]]*$")
+_CONCLUSION = re.compile(
+    r"[^.]*?\b(?:medically\s+necessary|medical\s+necessity|medically\s+appropriate)[^.]*",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(
+    r"\b(?:not|no|non|cannot|never|neither|nor|lacks?|lacking|without|absence|unable)\b|n't|"
+    r"\bun(?:necessary|supported|warranted|substantiated)\b",
+    re.IGNORECASE,
+)
+_DATE_SPLIT = re.compile(r"Decision\s+based\s+on\s*", re.IGNORECASE)
+
+
+def _line_start(text: str, pos: int) -> int:
+    return text.rfind("\n", 0, pos) + 1
+
+
+def _block_start(text: str, floor: int, mark_line: int) -> int:
+    """Walk back from the decision line over wrapped lines that do not end a sentence."""
+    start = mark_line
+    lines_taken = 0
+    while start > floor and lines_taken < 6:
+        prev_end = start - 1  # the "\n" before `start`
+        prev_start = max(_line_start(text, prev_end), floor)
+        prev = text[prev_start:prev_end].strip()
+        if not prev:
+            break
+        if _END_OF_SENTENCE.search(prev) or "medically necessary" in prev.lower():
+            block = text[start:mark_line + 200].lower()
+            partial_tail = ("remaining imr eligible" in block or "the original request" in block
+                            or "was authorized" in block or "authorized by the claims" in block)
+            if not (partial_tail and "was the original request" not in text[start:mark_line + 400]
+                    .lower()):
+                break
+        start = prev_start
+        lines_taken += 1
+    return start
+
+
+def _guideline_text(raw: str) -> str | None:
+    value = squash(raw)
+    return value or None
+
+
+def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors], list[str]]:
+    text = nt.text
+    notes: list[str] = []
+    if sec.issues is None:
+        return [], notes
+    i0, i1 = sec.issues
+    marks = list(_DECISION_MARK.finditer(text, i0, i1))
+    ca = [m for m in _CA_GUIDE.finditer(text, i0, i1)]
+    mx = [m for m in _MX_GUIDE.finditer(text, i0, i1)]
+    ra = [m for m in _RATIONALE.finditer(text, i0, i1)]
+    intro = _SET_FORTH.search(text, i0, i1)
+    floor = intro.end() if intro else i0
+    items: list[ItemAnchors] = []
+    for k, mark in enumerate(marks):
+        next_mark_start = marks[k + 1].start() if k + 1 < len(marks) else i1
+        mark_line = _line_start(text, mark.start())
+        # A decision word alone on its line: the service is on the line(s) above.
+        if text[mark_line:mark.start()].strip() == "" and mark_line > floor:
+            mark_line = _line_start(text, mark_line - 1)
+        start = _block_start(text, floor, mark_line)
+        block = text[start:mark.start()]
+        decision = Decision.UPHELD if mark.group("d").lower() == "upheld" else Decision.OVERTURNED
+        line = Anchor("item.line", squash(text[start:mark.end()]),
+                      nt.to_original(start, mark.end()), text[start:mark.end()])
+        dec = Anchor("item.decision", decision, nt.to_original(mark.start("d"), mark.end("d")),
+                     mark.group("d"))
+        svc_start, svc_end = start, mark.start()
+        orig = auth = None
+        pm = _PARTIAL.match(block)
+        if pm:
+            orig = Anchor("item.original_request", squash(pm.group("orig")),
+                          nt.to_original(start + pm.start("orig"), start + pm.end("orig")),
+                          pm.group("orig"))
+            ag = "auth" if pm.group("auth") else "auth2"
+            auth = Anchor("item.authorized_portion", squash(pm.group(ag)),
+                          nt.to_original(start + pm.start(ag), start + pm.end(ag)), pm.group(ag))
+            svc_start, svc_end = start + pm.start("rest"), start + pm.end("rest")
+        svc_text = text[svc_start:svc_end]
+        qm = re.search(r"\s*\bQTY\s*:?\s*\d+(?:\.\d+)?\s*$", svc_text, re.IGNORECASE)
+        service_value = squash(svc_text[: qm.start()] if qm else svc_text).rstrip(" ,;:")
+        service_value = re.sub(r"\s+is$", "", service_value)
+        svc_core_end = svc_start + len(svc_text.rstrip()) if not qm else svc_start + qm.start()
+        service = Anchor("item.service", service_value, nt.to_original(svc_start, svc_core_end),
+                         text[svc_start:svc_core_end])
+        q: QuantityMatch | None = parse_quantity(svc_text)
+        quantity = None
+        if q is not None:
+            quantity = Anchor("item.quantity", (q.value, q.unit),
+                              nt.to_original(svc_start + q.start, svc_start + q.end),
+                              svc_text[q.start:q.end], q.rule)
+        seg_end = next_mark_start
+        # The next item's block starts before its decision word: bound this item there.
+        if k + 1 < len(marks):
+            nl = _line_start(text, marks[k + 1].start())
+            seg_end = _block_start(text, mark.end(), nl) if nl > mark.end() else nl
+        cag = _first_between(ca, mark.end(), seg_end)
+        mxg = _first_between(mx, mark.end(), seg_end)
+        rat = _first_between(ra, mark.end(), seg_end)
+        ca_anchor = mx_anchor = rat_anchor = concl = None
+        if cag:
+            end = mxg.start() if mxg else (rat.start() if rat else seg_end)
+            ca_anchor = _text_anchor(nt, "item.claims_administrator_guideline", cag.end(), end)
+        if mxg:
+            end = rat.start() if rat else seg_end
+            mx_anchor = _text_anchor(nt, "item.reviewer_guideline", mxg.end(), end)
+        if rat:
+            rat_anchor = _text_anchor(nt, "item.rationale", rat.end(), seg_end)
+            concl = _conclusion(nt, rat.end(), seg_end)
+        if not (cag and mxg and rat):
+            notes.append(f"items[{k}]: guideline or rationale heading not found")
+        items.append(ItemAnchors(
+            index=k, line=line, service=service, decision=dec, quantity=quantity,
+            original_request=orig, authorized_portion=auth,
+            claims_administrator_guideline=ca_anchor, reviewer_guideline=mx_anchor,
+            rationale=rat_anchor, conclusion=concl,
+        ))
+        floor = seg_end
+    return items, notes
+
+
+def _first_between(matches: list[re.Match[str]], lo: int, hi: int) -> re.Match[str] | None:
+    for m in matches:
+        if lo <= m.start() < hi:
+            return m
+    return None
+
+
+def _text_anchor(nt: NormalizedText, kind: str, start: int, end: int) -> Anchor | None:
+    raw = nt.text[start:end]
+    stripped = raw.strip()
+    if not stripped:
+        return None
+    s = start + (len(raw) - len(raw.lstrip()))
+    e = s + len(stripped)
+    return Anchor(kind, squash(stripped), nt.to_original(s, e), stripped)
+
+
+def _conclusion(nt: NormalizedText, start: int, end: int) -> Anchor | None:
+    """The rationale's last sentence about medical necessity; value True = necessary."""
+    last = None
+    for m in _CONCLUSION.finditer(nt.text, start, end):
+        last = m
+    if last is None:
+        return None
+    sentence = last.group()
+    positive = _NEGATION.search(sentence) is None
+    s = last.start() + (len(sentence) - len(sentence.lstrip()))
+    return Anchor("item.conclusion", positive, nt.to_original(s, last.end()), sentence.strip())
+
+
+# --- dwc-2013: "has determined the request for X is [not] medically necessary" --------------
+
+_DETERMINED = re.compile(
+    r"has\s+determined\s+(?:that\s+)?the\s+request(?:ed)?\s+(?:for\s+)?(?P<svc>.+?)\s+"
+    r"(?P<verb>is|are|was|were)\s+(?P<neg>not\s+)?medically\s+necessary",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _determined_items(nt: NormalizedText) -> list[ItemAnchors]:
+    text = nt.text
+    items: list[ItemAnchors] = []
+    for k, m in enumerate(_DETERMINED.finditer(text)):
+        if len(m.group("svc")) > 400:
+            continue
+        decision = Decision.UPHELD if m.group("neg") else Decision.OVERTURNED
+        svc = squash(m.group("svc"))
+        q = parse_quantity(m.group("svc"))
+        quantity = None
+        if q is not None:
+            s0 = m.start("svc")
+            quantity = Anchor("item.quantity", (q.value, q.unit),
+                              nt.to_original(s0 + q.start, s0 + q.end),
+                              m.group("svc")[q.start:q.end], q.rule)
+        concl_start = m.start("verb")
+        items.append(ItemAnchors(
+            index=k,
+            line=Anchor("item.line", squash(m.group()), nt.to_original(m.start(), m.end()),
+                        m.group()),
+            service=Anchor("item.service", svc, nt.to_original(m.start("svc"), m.end("svc")),
+                           m.group("svc")),
+            decision=Anchor("item.decision", decision,
+                            nt.to_original(concl_start, m.end()), text[concl_start:m.end()],
+                            "determined"),
+            quantity=quantity,
+            conclusion=Anchor("item.conclusion", decision is Decision.OVERTURNED,
+                              nt.to_original(concl_start, m.end()), text[concl_start:m.end()]),
+        ))
+    return items
+
+
+def find_anchors(raw: str) -> Anchors:
+    """Normalize `raw`, split it into sections and find every anchor."""
+    nt = normalize(raw)
+    sec = split_sections(nt.text)
+    fields = _header_anchors(nt, sec)
+    for path, regex in (("reviewer.licensure_states", _LICENSURE),
+                        ("reviewer.specialties", _SPECIALTY)):
+        a = _list_anchor(nt, regex.search(nt.text), path)
+        if a:
+            fields[path] = a
+    fields.update(_patient_anchors(nt, sec))
+    if "case.date_of_injury" not in fields:
+        c0 = sec.clinical[0] if sec.clinical else 0
+        m = _NARRATIVE_DOI.search(nt.text, c0)
+        if m:
+            value = parse_date(m.group("v"))
+            if value:
+                fields["case.date_of_injury"] = Anchor(
+                    "case.date_of_injury", value, nt.to_original(m.start("v"), m.end("v")),
+                    m.group("v"), "narrative")
+    items, notes = _item_anchors(nt, sec)
+    if not items and sec.format in ("dwc-2013", "unknown", "dwc-fdl", "professional-review"):
+        items = _determined_items(nt)
+    return Anchors(norm=nt, sections=sec, fields=fields, items=tuple(items), notes=tuple(notes))

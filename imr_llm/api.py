@@ -1,0 +1,61 @@
+"""summarize(letter): wires the stages together, nothing else."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from imr_llm.anchors import Anchors, find_anchors
+from imr_llm.errors import InputError
+from imr_llm.load import Letter, LetterInput, load_letter
+from imr_llm.rules import summarize_rules
+from imr_llm.schema import LetterSummary, Meta
+from imr_llm.settings import Settings
+from imr_llm.version import __version__
+
+
+def read(letter: LetterInput) -> tuple[Letter, Anchors]:
+    """Load a letter and find its anchors; InputError when it is not a readable IMR letter."""
+    loaded = load_letter(letter)
+    anchors = find_anchors(loaded.text)
+    if not anchors.sections.is_imr:
+        raise InputError(
+            f"{loaded.name}: not an IMR determination letter (no IMR headings, decisions or "
+            "'medically necessary' findings in it)"
+        )
+    if not anchors.items:
+        raise InputError(
+            f"{loaded.name}: no decision lines found (': Upheld' / ': Overturned'): the letter "
+            "looks truncated or is not a final determination"
+        )
+    return loaded, anchors
+
+
+def summarize(
+    letter: LetterInput,
+    *,
+    settings: Settings | None = None,
+    backend: str | None = None,
+    **overrides: Any,
+) -> LetterSummary:
+    """Summarize one IMR letter (a path, PDF/text bytes, or the letter's text).
+
+    `backend` is "auto" (model when one is configured, else rules), "rules" or "llm";
+    other keyword arguments override `Settings` fields (model=, base_url=, use_cache=, ...).
+    """
+    started = time.perf_counter()
+    if settings is None:
+        settings = Settings.from_env(backend=backend, **overrides)
+    else:
+        settings = settings.with_(backend=backend, **overrides)
+        settings.check()
+    chosen = settings.resolved_backend()
+    if chosen == "llm":
+        from imr_llm.extract import summarize_llm
+
+        return summarize_llm(letter, settings=settings, started=started)
+    loaded, anchors = read(letter)
+    meta = Meta(backend="rules", package_version=__version__)
+    summary = summarize_rules(loaded, anchors, meta)
+    summary.meta.elapsed_s = round(time.perf_counter() - started, 6)
+    return summary

@@ -1,0 +1,57 @@
+"""The exception tree. Every error a user can cause is an ImrError with a one-line message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ImrError(Exception):
+    """Root of every error imr_llm raises on purpose."""
+
+    kind = "ImrError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(ImrError):
+    """The input cannot be read as an IMR letter (empty, unreadable, scanned, not a letter)."""
+
+    kind = "InputError"
+
+
+class ConfigError(ImrError):
+    """Settings are missing or contradictory; raised before any network call."""
+
+    kind = "ConfigError"
+
+
+class ModelCallError(ImrError):
+    """The model endpoint failed after transport retries; the original error is attached."""
+
+    kind = "ModelCallError"
+
+    def __init__(self, message: str, original: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.original = original
+
+
+class ExtractionError(ImrError):
+    """The model's output never passed validation; attempts and usage are attached."""
+
+    kind = "ExtractionError"
+
+    def __init__(self, message: str, attempts: int = 0, usage: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.attempts = attempts
+        self.usage = usage or {}
+
+
+class BudgetExceededError(ImrError):
+    """A --max-cost budget was reached; the run stops cleanly."""
+
+    kind = "BudgetExceededError"

@@ -1,0 +1,148 @@
+"""path | bytes | str -> Letter. The only module that reads files or parses PDFs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from imr_llm.errors import InputError
+from imr_llm.settings import MAX_INPUT_BYTES, MAX_TEXT_CHARS
+
+LetterInput = str | bytes | os.PathLike[str]
+
+_TEXT_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One letter's text as read, with where it came from."""
+
+    text: str
+    sha256: str
+    path: str | None = None
+    pages: int | None = None
+    kind: str = "text"  # "text" | "pdf"
+
+    @property
+    def name(self) -> str:
+        return self.path or f"<{self.kind} {self.sha256[:12]}>"
+
+
+def load_letter(source: LetterInput) -> Letter:
+    """Read a letter from a path, raw bytes, or text.
+
+    A `str` is taken as a path when it has no newline and names an existing file or ends in
+    .txt/.pdf; otherwise it is the letter's text. Bytes starting with %PDF are a PDF.
+    """
+    if isinstance(source, bytes):
+        return _from_bytes(source, path=None)
+    if isinstance(source, os.PathLike) or _looks_like_path(source):
+        return _from_path(Path(source), given=os.fspath(source))
+    if isinstance(source, str):
+        return _from_text(source)
+    raise InputError(f"cannot read a letter from {type(source).__name__}: pass a path, bytes or str")
+
+
+def _looks_like_path(source: object) -> bool:
+    if not isinstance(source, str) or "\n" in source or len(source) > 4096:
+        return False
+    return source.lower().endswith((".txt", ".pdf", ".text")) or os.path.exists(source)
+
+
+def _from_path(path: Path, given: str) -> Letter:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise InputError(f"{given}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{given}: cannot read ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise InputError(f"{given}: is a directory, not a letter")
+    if size > MAX_INPUT_BYTES:
+        raise InputError(
+            f"{given}: {size:,} bytes is over the {MAX_INPUT_BYTES // (1024 * 1024)} MiB input "
+            "limit; a real IMR letter is well under 1 MiB"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{given}: cannot read ({exc.strerror or exc})") from None
+    return _from_bytes(data, path=given)
+
+
+def _from_bytes(data: bytes, path: str | None) -> Letter:
+    label = path or "input"
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{label}: {len(data):,} bytes is over the input limit")
+    if not data.strip():
+        raise InputError(f"{label}: is empty")
+    sha = hashlib.sha256(data).hexdigest()
+    if data.lstrip()[:5] == b"%PDF-":
+        text, pages = pdf_text(data, label)
+        _check_text(text, label)
+        return Letter(text=text, sha256=sha, path=path, pages=pages, kind="pdf")
+    text = _decode(data, label)
+    _check_text(text, label)
+    return Letter(text=text, sha256=sha, path=path)
+
+
+def _from_text(text: str) -> Letter:
+    _check_text(text, "input")
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Letter(text=text, sha256=sha)
+
+
+def _decode(data: bytes, label: str) -> str:
+    if b"\x00" in data[:4096]:
+        raise InputError(f"{label}: looks like a binary file, not a letter (text or PDF)")
+    for encoding in _TEXT_ENCODINGS:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text.removeprefix("\ufeff")
+    raise InputError(f"{label}: cannot decode as text")  # pragma: no cover - latin-1 never fails
+
+
+def _check_text(text: str, label: str) -> None:
+    if not text.strip():
+        raise InputError(f"{label}: is empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InputError(
+            f"{label}: {len(text):,} characters is over the {MAX_TEXT_CHARS:,}-character limit"
+        )
+    sample = text[:8192]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if controls > max(8, len(sample) // 100):
+        raise InputError(f"{label}: looks like a binary file, not a letter (text or PDF)")
+
+
+def pdf_text(data: bytes, label: str = "input") -> tuple[str, int]:
+    """Text layer of a PDF, pages joined with a newline; InputError when there is none."""
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise InputError(f"{label}: broken or encrypted PDF ({exc})") from None
+    try:
+        pages = len(pdf)
+        parts = []
+        for index in range(pages):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            parts.append(textpage.get_text_range())
+            textpage.close()
+            page.close()
+    except pdfium.PdfiumError as exc:
+        raise InputError(f"{label}: broken PDF ({exc})") from None
+    finally:
+        pdf.close()
+    text = "\n".join(parts).replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise InputError(
+            f"{label}: PDF has no text layer (a scan?): OCR it first, e.g. `ocrmypdf in.pdf out.pdf`"
+        )
+    return text, pages

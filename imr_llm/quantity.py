@@ -1,0 +1,179 @@
+"""Quantity rules of SPEC.md over one decision line's service text. Pure.
+
+`parse_quantity(text)` returns the count of units the text states (with its unit and the span
+of the words that state it) or None when the text states no count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19,
+}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}
+_TIMES_WORDS = {"once": 1, "twice": 2, "thrice": 3}
+
+_WORD = (
+    r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-](?:one|two|three|"
+    r"four|five|six|seven|eight|nine))?|zero|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
+)
+NUM = rf"(?:\d+(?:\.\d+)?|{_WORD})"
+_NUM_RE = re.compile(NUM, re.IGNORECASE)
+
+_MASS = r"(?:gm|g|grams?|gms|mg|mcg|ml|mls|cc|oz|ounces?|l|liters?|%)"
+_COUNT_NOUNS = (
+    r"sessions?|visits?|treatments?|units?|tablets?|tabs?|capsules?|caps?|patch(?:es)?|pills?|"
+    r"injections?|refills?|boxes|box|containers?|bottles?|tubes?|packs?|packets?|vials?|"
+    r"syringes?|days?|hours?|weeks?|months?|wraps?|pairs?"
+)
+# Nouns that are durations, not counts: "30 day rental", "three months coverage".
+_DURATION_NOUNS = {"day", "days", "hour", "hours", "week", "weeks", "month", "months"}
+
+_QTY = re.compile(rf"\bQTY\s*:?\s*(?P<n>\d+(?:\.\d+)?)", re.IGNORECASE)
+_REFILLS = re.compile(
+    rf"\b(?P<r>{NUM})\s+refills?\s+of\b.*?#\s*(?P<n>\d+(?:\.\d+)?)(?!\s*{_MASS}\b)",
+    re.IGNORECASE,
+)
+_HASH = re.compile(
+    rf"#\s*(?P<n>\d+(?:\.\d+)?)(?P<mass>\s*{_MASS}\b)?(?:\s+(?P<noun>{_COUNT_NOUNS})\b)?",
+    re.IGNORECASE,
+)
+_FREQ = (
+    rf"(?P<f>{NUM}|once|twice|thrice)\s*(?:x|times?|visits?|sessions?)?\s*"
+    r"(?:a|an|per|each|every|/|x)?\s*(?:week|wk)(?:ly)?"
+)
+_FREQ_DUR = re.compile(
+    rf"{_FREQ}\s*,?\s*(?:for|times|x|over)\s*(?:a\s+total\s+of\s+|the\s+next\s+)?(?P<d>{NUM})\s*"
+    r"(?:weeks?|wks?)\b",
+    re.IGNORECASE,
+)
+_TIMES = re.compile(
+    rf"\b(?P<a>{NUM})\s*(?:times|x)\s*(?P<b>{NUM})\b(?!\s*(?:{_MASS}|mg)\b)(?:\s*(?:visits?|sessions?))?",
+    re.IGNORECASE,
+)
+_TOTAL = re.compile(r"\((?P<n>\d+)\)(?:\s*(?P<noun>sessions?|visits?|treatments?))?", re.IGNORECASE)
+_COUNT = re.compile(
+    rf"\b(?P<n>{NUM})(?:\s*\(\d+\))?\s+(?:(?:additional|more|further|total|physical|"
+    rf"occupational|therapy|chiropractic|acupuncture|aquatic|massage|home|health|psychotherapy|"
+    rf"cognitive|behavioral|post-?op(?:erative)?|pt|ot)\s+){{0,3}}(?P<noun>{_COUNT_NOUNS})\b",
+    re.IGNORECASE,
+)
+_SESSIONS_N = re.compile(
+    r"\b(?P<noun>sessions|visits|treatments)\s*,?\s*(?:#|x\s*)?(?P<n>\d+)\b(?!\s*(?:mg|%))",
+    re.IGNORECASE,
+)
+_XN = re.compile(r"(?:\bx\s*|\btimes\s+)(?P<n>\d+)\b(?!\s*(?:mg|%|/))", re.IGNORECASE)
+_TRAILING_N = re.compile(r",\s*(?P<n>\d+)\s*$")
+_RANGE = re.compile(rf"\b{NUM}\s*(?:-|to)\s*{NUM}\s+(?:{_COUNT_NOUNS})\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class QuantityMatch:
+    value: float
+    unit: str | None
+    start: int
+    end: int
+    rule: str
+
+
+def word_to_number(word: str) -> float | None:
+    """'12' -> 12, 'twelve' -> 12, 'twenty-four' -> 24, 'twice' -> 2; None if not a number."""
+    w = word.strip().lower()
+    if w in _TIMES_WORDS:
+        return _TIMES_WORDS[w]
+    try:
+        return float(w)
+    except ValueError:
+        pass
+    if w in _UNITS:
+        return _UNITS[w]
+    parts = re.split(r"[\s-]+", w)
+    if parts and parts[0] in _TENS:
+        total = _TENS[parts[0]]
+        if len(parts) == 2 and parts[1] in _UNITS:
+            total += _UNITS[parts[1]]
+        elif len(parts) > 1:
+            return None
+        return total
+    return None
+
+
+def _num(m: re.Match[str], group: str) -> float:
+    value = word_to_number(m.group(group))
+    return 0.0 if value is None else value
+
+
+def _unit_of(noun: str | None) -> str | None:
+    if not noun:
+        return None
+    noun = noun.lower()
+    table = {"session": "sessions", "visit": "visits", "treatment": "treatments",
+             "unit": "units", "tablet": "tablets", "tab": "tablets", "tabs": "tablets",
+             "capsule": "capsules", "cap": "capsules", "caps": "capsules", "patch": "patches",
+             "pill": "pills", "injection": "injections", "refill": "refills",
+             "container": "containers", "bottle": "bottles", "tube": "tubes", "box": "boxes",
+             "pack": "packs", "packet": "packets", "vial": "vials", "syringe": "syringes",
+             "wrap": "wraps", "pair": "pairs"}
+    return table.get(noun, noun)
+
+
+def parse_quantity(text: str) -> QuantityMatch | None:
+    """Apply SPEC's quantity rules to one service text; None when no count is stated."""
+    m = _QTY.search(text)
+    if m:
+        return QuantityMatch(float(m.group("n")), None, m.start(), m.end(), "qty")
+    m = _REFILLS.search(text)
+    if m:
+        return QuantityMatch(_num(m, "r") * float(m.group("n")), "units", m.start(), m.end(),
+                             "refills")
+    for m in _HASH.finditer(text):
+        if m.group("mass"):
+            continue
+        noun = m.group("noun")
+        unit = "units"
+        if noun and noun.lower() not in _DURATION_NOUNS and noun.lower() not in ("refill", "refills"):
+            unit = _unit_of(noun) or "units"
+        elif re.search(r"\b(?:sessions?|visits?|treatments?)\b", text[: m.start()], re.IGNORECASE):
+            unit = "sessions"
+        return QuantityMatch(float(m.group("n")), unit, m.start(), m.end(), "hash")
+    m = _TOTAL.search(text)
+    if m and (m.group("noun") or re.search(r"\b(?:visits?|sessions?)\b", text, re.IGNORECASE)):
+        unit = _unit_of(m.group("noun")) or _unit_of(
+            (re.search(r"\b(sessions?|visits?)\b", text, re.IGNORECASE) or m).group(1)
+            if re.search(r"\b(sessions?|visits?)\b", text, re.IGNORECASE) else None
+        )
+        return QuantityMatch(float(m.group("n")), unit or "sessions", m.start(), m.end(), "total")
+    m = _COUNT.search(text)
+    count_first = m is not None and not _RANGE.search(text)
+    if count_first and m is not None:
+        noun = m.group("noun").lower()
+        before = text[: m.start()]
+        # "Twelve ... acupuncture visits, 2 times weekly for 6 weeks": the stated count wins.
+        if noun not in _DURATION_NOUNS and not re.search(r"\bfor\s*$|\bper\s*$", before):
+            return QuantityMatch(_num(m, "n"), _unit_of(noun), m.start(), m.end(), "count")
+    m = _FREQ_DUR.search(text)
+    if m:
+        return QuantityMatch(_num(m, "f") * _num(m, "d"), "sessions", m.start(), m.end(), "freq")
+    m = _TIMES.search(text)
+    if m and not _RANGE.search(text):
+        return QuantityMatch(_num(m, "a") * _num(m, "b"), "sessions", m.start(), m.end(), "times")
+    if _RANGE.search(text):
+        return None
+    m = _SESSIONS_N.search(text)
+    if m:
+        return QuantityMatch(float(m.group("n")), _unit_of(m.group("noun")), m.start(), m.end(),
+                             "noun-n")
+    m = _XN.search(text)
+    if m:
+        return QuantityMatch(float(m.group("n")), None, m.start(), m.end(), "x")
+    m = _TRAILING_N.search(text)
+    if m:
+        return QuantityMatch(float(m.group("n")), None, m.start("n"), m.end("n"), "trailing")
+    return None

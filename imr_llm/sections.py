@@ -1,0 +1,117 @@
+"""Template detection and section splitting over normalized text. Pure.
+
+A `Sections` value holds [start, end) spans in the NORMALIZED text for each part of a letter
+that later stages read: the header block, the reviewer's credentials, the clinical case
+summary and the decisions section.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from imr_llm.schema import Format
+
+Span = tuple[int, int]
+
+# Headings that identify each template; a letter matches the template with the most hits.
+_TEMPLATE_MARKERS: dict[str, tuple[str, ...]] = {
+    "dwc-2014": (
+        r"HOW THE IMR FINAL DETERMINATION WAS MADE",
+        r"IMR ISSUES,? DECISIONS AND RATIONALES",
+        r"CLINICAL CASE SUMMARY",
+        r"MAXIMUS guideline:",
+    ),
+    "dwc-2013": (
+        r"Notice of Independent Medical Review Determination",
+        r"has determined the request for",
+        r"Medical Treatment Guideline\(s\) Used by the (?:Claims Administrator|Expert Reviewer)",
+        r"Rationale Used by the Expert Reviewer",
+    ),
+    "dwc-fdl": (
+        r"Independent Medical Review Final Determination Letter",
+        r"DOCUMENTS REVIEWED",
+        r"IMR DECISION\(S\) AND RATIONALE\(S\)",
+    ),
+    "professional-review": (
+        r"MEDICAL PROFESSIONAL REVIEW",
+        r"ISSUE AT DISPUTE:",
+        r"MEDICAL TREATMENT GUIDELINE\(S\) RELIED UPON BY PROFESSIONAL REVIEWER",
+        r"RATIONALE FOR WHY THE REQUESTED TREATMENT",
+        r"MEDICAL REVIEWER QUALIFICATIONS:",
+    ),
+}
+_COMPILED = {
+    name: [re.compile(p.replace(" ", r"\s+"), re.IGNORECASE) for p in patterns]
+    for name, patterns in _TEMPLATE_MARKERS.items()
+}
+# Words any IMR letter carries; a text with none of them is not an IMR letter at all.
+_IMR_WORDS = re.compile(
+    r"Independent\s+Medical\s+Review|\bIMR\b|MAXIMUS|Utilization\s+Review|"
+    r":\s*(?:Upheld|Overturned)\b|medically\s+necessary",
+    re.IGNORECASE,
+)
+
+_HEADINGS: dict[str, str] = {
+    "how": r"HOW THE IMR FINAL DETERMINATION WAS MADE",
+    "credentials": r"The Expert Reviewer has the following credentials:",
+    "clinical": r"CLINICAL CASE SUMMARY|CASE SUMMARY:|DOCUMENTS REVIEWED",
+    "issues": r"IMR ISSUES,? DECISIONS AND RATIONALES|IMR DECISION\(S\) AND RATIONALE\(S\)|"
+    r"ISSUE AT DISPUTE:",
+}
+_HEADING_RES = {k: re.compile(v.replace(" ", r"\s+")) for k, v in _HEADINGS.items()}
+
+
+@dataclass(frozen=True)
+class Sections:
+    """Where each part of a letter lies in the normalized text."""
+
+    format: Format
+    header: Span
+    credentials: Span | None
+    clinical: Span | None
+    issues: Span | None
+    is_imr: bool
+
+    def text(self, text: str, name: str) -> str:
+        span = getattr(self, name)
+        return "" if span is None else text[span[0] : span[1]]
+
+
+def detect_format(text: str) -> Format:
+    """The template whose headings the text carries most; 'unknown' when none match."""
+    best: Format = "unknown"
+    best_hits = 0
+    for name, patterns in _COMPILED.items():
+        hits = sum(1 for p in patterns if p.search(text))
+        if hits > best_hits:
+            best, best_hits = name, hits  # type: ignore[assignment]  # keys are Format values
+    return best
+
+
+def split_sections(text: str) -> Sections:
+    """Split normalized letter text into its parts."""
+    fmt = detect_format(text)
+    found = {k: r.search(text) for k, r in _HEADING_RES.items()}
+    n = len(text)
+    starts = sorted(m.start() for m in found.values() if m)
+
+    def until_next(pos: int) -> int:
+        later = [s for s in starts if s > pos]
+        return later[0] if later else n
+
+    how, cred, clin, iss = (found[k] for k in ("how", "credentials", "clinical", "issues"))
+    header_end = starts[0] if starts else min(n, 1500)
+    credentials = (cred.end(), until_next(cred.start())) if cred else None
+    clinical = (clin.end(), until_next(clin.start())) if clin else None
+    issues = (iss.end(), n) if iss else None
+    if how is None and cred is None and fmt == "unknown":
+        header_end = min(n, 1500)
+    return Sections(
+        format=fmt,
+        header=(0, header_end),
+        credentials=credentials,
+        clinical=clinical,
+        issues=issues,
+        is_imr=fmt != "unknown" or bool(_IMR_WORDS.search(text)),
+    )

@@ -1,0 +1,104 @@
+"""Settings: one frozen value built from defaults, then environment (prefix IMR_), then flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from imr_llm.errors import ConfigError
+
+Backend = Literal["auto", "rules", "llm"]
+BACKENDS: tuple[str, ...] = ("auto", "rules", "llm")
+
+#: Inputs larger than this are refused before reading (documented in the README).
+MAX_INPUT_BYTES = 50 * 1024 * 1024
+#: Extracted or given text longer than this is refused (a real letter is 5-60k chars).
+MAX_TEXT_CHARS = 2_000_000
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "imr_llm"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that changes how a letter is summarized."""
+
+    backend: Backend = "auto"
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    use_cache: bool = True
+    timeout_s: float = 120.0
+    transport_attempts: int = 4
+    reask_attempts: int = 2
+    max_items_per_call: int = 6
+    temperature: float = 0.0
+    max_tokens: int = 2048
+    max_cost_usd: float | None = None
+    log_letter_text: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then IMR_* / OPENAI_API_KEY from `env`, then non-None `overrides`."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        if env.get("IMR_BACKEND"):
+            values["backend"] = env["IMR_BACKEND"]
+        if env.get("IMR_MODEL"):
+            values["model"] = env["IMR_MODEL"]
+        if env.get("IMR_BASE_URL"):
+            values["base_url"] = env["IMR_BASE_URL"]
+        key = env.get("IMR_API_KEY") or env.get("OPENAI_API_KEY")
+        if key:
+            values["api_key"] = key
+        if env.get("IMR_CACHE_DIR"):
+            values["cache_dir"] = Path(env["IMR_CACHE_DIR"])
+        if env.get("IMR_NO_CACHE", "").lower() in ("1", "true", "yes"):
+            values["use_cache"] = False
+        if env.get("IMR_TIMEOUT"):
+            values["timeout_s"] = _number("IMR_TIMEOUT", env["IMR_TIMEOUT"])
+        if env.get("IMR_MAX_COST"):
+            values["max_cost_usd"] = _number("IMR_MAX_COST", env["IMR_MAX_COST"])
+        if env.get("IMR_LOG_LETTER_TEXT", "").lower() in ("1", "true", "yes"):
+            values["log_letter_text"] = True
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with `changes` applied (None values ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def check(self) -> None:
+        """Raise ConfigError for values that can never work."""
+        if self.backend not in BACKENDS:
+            raise ConfigError(
+                f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)} "
+                "(--backend or IMR_BACKEND)"
+            )
+        if self.timeout_s <= 0:
+            raise ConfigError("timeout must be positive: fix --timeout or IMR_TIMEOUT")
+
+    @property
+    def model_configured(self) -> bool:
+        """True when a model backend could be used (a model name is set)."""
+        return bool(self.model)
+
+    def resolved_backend(self) -> Literal["rules", "llm"]:
+        """`auto` means the model backend when a model is configured, else rules."""
+        if self.backend == "auto":
+            return "llm" if self.model_configured else "rules"
+        return self.backend
+
+
+def _number(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number: set it to e.g. 30") from None
