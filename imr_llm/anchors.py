@@ -119,8 +119,12 @@ _ANY_LABEL = re.compile(
     r"Application\s+Received|Priority)\s*:",
     re.IGNORECASE,
 )
-_LICENSURE = re.compile(r"State\(s\)\s+of\s+Licensure\s*:[ \t]*(?P<v>[^\n]*(?:\n[^\n:]*,[ \t]*)*)")
-_SPECIALTY = re.compile(r"Certification\(s\)\s*/\s*Specialty\s*:[ \t]*(?P<v>[^\n]*)")
+_LICENSURE = re.compile(
+    r"State\(s\)\s+of\s+Licensure\s*:[ \t]*(?P<v>[^\n]*(?:\n(?![A-Z ]{6,}\n)[^\n:]{1,60}(?=\n))?)"
+)
+_SPECIALTY = re.compile(
+    r"Certification\(s\)\s*/\s*Specialty\s*:[ \t]*(?P<v>[^\n]*(?:\n(?![A-Z ]{6,}\n)[^\n:]{1,60}(?=\n))?)"
+)
 _AGE_SEX = re.compile(
     r"\b(?P<age>\d{1,3})\s*[- ]?\s*(?:year|yr)s?\s*[- ]?\s*old\b(?:\s*,)?\s*"
     r"(?P<sex>male|female|man|woman|gentleman|lady|boy|girl)?",
@@ -250,14 +254,19 @@ _PARTIAL = re.compile(
     r"The\s+original\s+request)\s*,?\s*(?:is\s+)?(?P<rest>.+?)(?:\s+(?:is|are))?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
-_END_OF_SENTENCE = re.compile(r"[.:;!?][\"”')\]]*$")
+_END_OF_SENTENCE = re.compile(r"[.;!?][\"”')\]]*$")
 _CONCLUSION = re.compile(
-    r"[^.]*?\b(?:medically\s+necessary|medical\s+necessity|medically\s+appropriate)[^.]*",
+    r"[^.]*?\b(?:medically\s+necessary|medical\s+necessity|medically\s+appropriate|"
+    r"(?:is|was|are|were|be)\s+(?:not\s+)?(?:considered\s+)?necessary)\b[^.]*",
     re.IGNORECASE,
 )
-_NEGATION = re.compile(
-    r"\b(?:not|no|non|cannot|never|neither|nor|lacks?|lacking|without|absence|unable)\b|n't|"
-    r"\bun(?:necessary|supported|warranted|substantiated)\b",
+_NEGATIVE = re.compile(
+    r"\b(?:not|cannot|never)\b(?:\s+[\w-]+){0,4}?\s+(?:medically\s+)?(?:necessary|appropriate|"
+    r"indicated|recommended|supported|warranted|established|demonstrated|reasonable)|"
+    r"\b(?:not|cannot|never)\b(?:\s+[\w-]+){0,3}?\s+(?:a\s+)?medical\s+necessity|"
+    r"\b(?:no|non|lacks?|lacking|absence\s+of|without)\b(?:\s+[\w-]+){0,2}?\s+medical\s+"
+    r"necessity|medical\s+necessity\b(?:\s+[\w-]+){0,4}?\s+(?:not|cannot|never)\b|"
+    r"\bunnecessary\b|\bnon-?medically\b|n't\s+(?:\w+\s+){0,3}(?:medically\s+)?necessary",
     re.IGNORECASE,
 )
 _DATE_SPLIT = re.compile(r"Decision\s+based\s+on\s*", re.IGNORECASE)
@@ -267,25 +276,37 @@ def _line_start(text: str, pos: int) -> int:
     return text.rfind("\n", 0, pos) + 1
 
 
-def _block_start(text: str, floor: int, mark_line: int) -> int:
+_PARTIAL_TAIL = re.compile(
+    r"remaining\s+IMR\s+eligible|the\s+original\s+request\s*,|authorized\s+by\s+the\s+Claims|"
+    r"leaving\s+the\s+original\s+request|Claims\s+Administrator\s+authorized",
+    re.IGNORECASE,
+)
+_PARTIAL_HEAD = re.compile(r"(?:was|were)\s+the\s+original\s+request", re.IGNORECASE)
+
+
+def _needs_head(block: str) -> bool:
+    """A partial-authorization tail whose 'X was the original request' lies further up."""
+    return bool(_PARTIAL_TAIL.search(block)) and not _PARTIAL_HEAD.search(block)
+
+
+def _block_start(text: str, floor: int, mark_line: int, mark_end: int) -> int:
     """Walk back from the decision line over wrapped lines that do not end a sentence."""
     start = mark_line
-    lines_taken = 0
-    while start > floor and lines_taken < 6:
-        prev_end = start - 1  # the "\n" before `start`
-        prev_start = max(_line_start(text, prev_end), floor)
-        prev = text[prev_start:prev_end].strip()
-        if not prev:
+    taken = 0
+    while start > floor and taken < 10:
+        prev_start = max(_line_start(text, start - 1), floor)
+        prev = text[prev_start : start - 1].strip()
+        need_more = _needs_head(text[start:mark_end])
+        if not prev and not need_more:
             break
-        if _END_OF_SENTENCE.search(prev) or "medically necessary" in prev.lower():
-            block = text[start:mark_line + 200].lower()
-            partial_tail = ("remaining imr eligible" in block or "the original request" in block
-                            or "was authorized" in block or "authorized by the claims" in block)
-            if not (partial_tail and "was the original request" not in text[start:mark_line + 400]
-                    .lower()):
-                break
+        if prev and not need_more and (
+            _END_OF_SENTENCE.search(prev) or "medically necessary" in prev.lower()
+        ):
+            break
         start = prev_start
-        lines_taken += 1
+        taken += 1
+    while start < mark_line and text[start] == "\n":
+        start += 1
     return start
 
 
@@ -307,13 +328,16 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
     intro = _SET_FORTH.search(text, i0, i1)
     floor = intro.end() if intro else i0
     items: list[ItemAnchors] = []
+    starts: list[int] = []
     for k, mark in enumerate(marks):
-        next_mark_start = marks[k + 1].start() if k + 1 < len(marks) else i1
+        lo = marks[k - 1].end() if k else floor
         mark_line = _line_start(text, mark.start())
         # A decision word alone on its line: the service is on the line(s) above.
-        if text[mark_line:mark.start()].strip() == "" and mark_line > floor:
+        if text[mark_line : mark.start()].strip() == "" and mark_line > lo:
             mark_line = _line_start(text, mark_line - 1)
-        start = _block_start(text, floor, mark_line)
+        starts.append(_block_start(text, max(lo, floor), max(mark_line, lo), mark.start()))
+    for k, mark in enumerate(marks):
+        start = starts[k]
         block = text[start:mark.start()]
         decision = Decision.UPHELD if mark.group("d").lower() == "upheld" else Decision.OVERTURNED
         line = Anchor("item.line", squash(text[start:mark.end()]),
@@ -344,11 +368,7 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
             quantity = Anchor("item.quantity", (q.value, q.unit),
                               nt.to_original(svc_start + q.start, svc_start + q.end),
                               svc_text[q.start:q.end], q.rule)
-        seg_end = next_mark_start
-        # The next item's block starts before its decision word: bound this item there.
-        if k + 1 < len(marks):
-            nl = _line_start(text, marks[k + 1].start())
-            seg_end = _block_start(text, mark.end(), nl) if nl > mark.end() else nl
+        seg_end = starts[k + 1] if k + 1 < len(marks) else i1
         cag = _first_between(ca, mark.end(), seg_end)
         mxg = _first_between(mx, mark.end(), seg_end)
         rat = _first_between(ra, mark.end(), seg_end)
@@ -370,7 +390,6 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
             claims_administrator_guideline=ca_anchor, reviewer_guideline=mx_anchor,
             rationale=rat_anchor, conclusion=concl,
         ))
-        floor = seg_end
     return items, notes
 
 
@@ -399,7 +418,7 @@ def _conclusion(nt: NormalizedText, start: int, end: int) -> Anchor | None:
     if last is None:
         return None
     sentence = last.group()
-    positive = _NEGATION.search(sentence) is None
+    positive = _NEGATIVE.search(sentence) is None
     s = last.start() + (len(sentence) - len(sentence.lstrip()))
     return Anchor("item.conclusion", positive, nt.to_original(s, last.end()), sentence.strip())
 

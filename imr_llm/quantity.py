@@ -62,14 +62,17 @@ _TOTAL = re.compile(r"\((?P<n>\d+)\)(?:\s*(?P<noun>sessions?|visits?|treatments?
 _COUNT = re.compile(
     rf"\b(?P<n>{NUM})(?:\s*\(\d+\))?\s+(?:(?:additional|more|further|total|physical|"
     rf"occupational|therapy|chiropractic|acupuncture|aquatic|massage|home|health|psychotherapy|"
-    rf"cognitive|behavioral|post-?op(?:erative)?|pt|ot)\s+){{0,3}}(?P<noun>{_COUNT_NOUNS})\b",
+    rf"cognitive|behavioral|post-?op(?:erative)?|pt|ot|[a-z]+(?:-[a-z]+)*)\s+){{0,3}}(?P<noun>{_COUNT_NOUNS})\b",
     re.IGNORECASE,
 )
+_DOSING = re.compile(r"\b(?:take|apply|use|inject|inhale|insert)\s*$", re.IGNORECASE)
 _SESSIONS_N = re.compile(
     r"\b(?P<noun>sessions|visits|treatments)\s*,?\s*(?:#|x\s*)?(?P<n>\d+)\b(?!\s*(?:mg|%))",
     re.IGNORECASE,
 )
 _XN = re.compile(r"(?:\bx\s*|\btimes\s+)(?P<n>\d+)\b(?!\s*(?:mg|%|/))", re.IGNORECASE)
+_LEADING = re.compile(rf"\s*(?P<n>{NUM})(?:\s*\(\d+\))?(?=\s+[A-Za-z])(?!\s*(?:{_MASS}|mg)\b)",
+                      re.IGNORECASE)
 _TRAILING_N = re.compile(r",\s*(?P<n>\d+)\s*$")
 _RANGE = re.compile(rf"\b{NUM}\s*(?:-|to)\s*{NUM}\s+(?:{_COUNT_NOUNS})\b", re.IGNORECASE)
 
@@ -124,6 +127,21 @@ def _unit_of(noun: str | None) -> str | None:
     return table.get(noun, noun)
 
 
+def _summed_count(text: str, first: re.Match[str]) -> QuantityMatch:
+    """'two sessions for the back and eight sessions for the wrist' -> 10 sessions."""
+    unit = _unit_of(first.group("noun"))
+    total, end = _num(first, "n"), first.end()
+    while True:
+        nxt = _COUNT.search(text, end)
+        if not nxt or _unit_of(nxt.group("noun")) != unit:
+            break
+        if not re.search(r"\band\b", text[end : nxt.start()]):
+            break
+        total += _num(nxt, "n")
+        end = nxt.end()
+    return QuantityMatch(total, unit, first.start(), end, "count")
+
+
 def parse_quantity(text: str) -> QuantityMatch | None:
     """Apply SPEC's quantity rules to one service text; None when no count is stated."""
     m = _QTY.search(text)
@@ -136,11 +154,8 @@ def parse_quantity(text: str) -> QuantityMatch | None:
     for m in _HASH.finditer(text):
         if m.group("mass"):
             continue
-        noun = m.group("noun")
         unit = "units"
-        if noun and noun.lower() not in _DURATION_NOUNS and noun.lower() not in ("refill", "refills"):
-            unit = _unit_of(noun) or "units"
-        elif re.search(r"\b(?:sessions?|visits?|treatments?)\b", text[: m.start()], re.IGNORECASE):
+        if re.search(r"\b(?:sessions?|visits?|treatments?)\b", text[: m.start()], re.IGNORECASE):
             unit = "sessions"
         return QuantityMatch(float(m.group("n")), unit, m.start(), m.end(), "hash")
     m = _TOTAL.search(text)
@@ -150,17 +165,24 @@ def parse_quantity(text: str) -> QuantityMatch | None:
             if re.search(r"\b(sessions?|visits?)\b", text, re.IGNORECASE) else None
         )
         return QuantityMatch(float(m.group("n")), unit or "sessions", m.start(), m.end(), "total")
-    m = _COUNT.search(text)
-    count_first = m is not None and not _RANGE.search(text)
-    if count_first and m is not None:
-        noun = m.group("noun").lower()
-        before = text[: m.start()]
-        # "Twelve ... acupuncture visits, 2 times weekly for 6 weeks": the stated count wins.
-        if noun not in _DURATION_NOUNS and not re.search(r"\bfor\s*$|\bper\s*$", before):
-            return QuantityMatch(_num(m, "n"), _unit_of(noun), m.start(), m.end(), "count")
-    m = _FREQ_DUR.search(text)
-    if m:
-        return QuantityMatch(_num(m, "f") * _num(m, "d"), "sessions", m.start(), m.end(), "freq")
+    freq = _FREQ_DUR.search(text)
+    if not _RANGE.search(text):
+        for m in _COUNT.finditer(text):
+            noun = m.group("noun").lower()
+            if noun in _DURATION_NOUNS or _DOSING.search(text[: m.start()]):
+                continue
+            if text[m.end() :].lstrip().lower().startswith(("per ", "a week", "each", "weekly")):
+                continue  # "3 visits per week for 2 weeks" is a frequency, handled below
+            # "Twelve ... acupuncture visits, 2 times weekly for 6 weeks": the stated count wins.
+            if noun.startswith("refill"):
+                continue  # "with 1 refill" is not the disputed count
+            if freq is None or m.end() <= freq.start():
+                return _summed_count(text, m)
+            break
+    if freq:
+        return QuantityMatch(
+            _num(freq, "f") * _num(freq, "d"), "sessions", freq.start(), freq.end(), "freq"
+        )
     m = _TIMES.search(text)
     if m and not _RANGE.search(text):
         return QuantityMatch(_num(m, "a") * _num(m, "b"), "sessions", m.start(), m.end(), "times")
@@ -170,6 +192,11 @@ def parse_quantity(text: str) -> QuantityMatch | None:
     if m:
         return QuantityMatch(float(m.group("n")), _unit_of(m.group("noun")), m.start(), m.end(),
                              "noun-n")
+    m = _LEADING.match(text)
+    if m and not re.match(r"(?:phase|in|level|lead|view|step|point|way|dimensional|d|days?|weeks?|months?|"
+                          r"years?|hours?|minutes?)\b",
+                          text[m.end() :].lstrip(), re.IGNORECASE):
+        return QuantityMatch(_num(m, "n"), None, m.start("n"), m.end(), "leading")
     m = _XN.search(text)
     if m:
         return QuantityMatch(float(m.group("n")), None, m.start(), m.end(), "x")
