@@ -1,9 +1,9 @@
 """imr_llm: verified, structured summaries of California IMR determination letters.
 
-    >>> from imr_llm import summarize
-    >>> summary = summarize("letter.pdf")          # doctest: +SKIP
-    >>> summary.items[0].decision                   # doctest: +SKIP
-    'upheld'
+>>> from imr_llm import summarize
+>>> summary = summarize("letter.pdf")          # doctest: +SKIP
+>>> summary.items[0].decision                   # doctest: +SKIP
+'upheld'
 """
 
 from __future__ import annotations

@@ -65,9 +65,26 @@ class Anchors:
 
 # --- dates ------------------------------------------------------------------------------------
 
-_MONTHS = {m: i for i, m in enumerate(
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-     "october", "november", "december"], start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        start=1,
+    )
+}
 _MONTH_ABBR = {k[:3]: v for k, v in _MONTHS.items()}
 DATE = (
     r"(?:\d{1,2}\s*[/-]\s*\d{1,2}\s*[/-]\s*\d{2,4}|"
@@ -99,6 +116,7 @@ def parse_date(text: str) -> str | None:
 
 # --- header -----------------------------------------------------------------------------------
 
+
 def _label(words: str) -> str:
     return words.replace(" ", r"\s+")
 
@@ -110,8 +128,9 @@ _HEADER_DATES = {
     "case.ur_denial_date": _label("UR Denial Date:"),
     "case.application_received": _label("Application Received:"),
 }
-_CASE_NUMBER = re.compile(r"Case\s*(?:Number|No\.?|#)\s*:?\s*(?P<v>C[MB]\d{2}\s*-\s*\d{5,8})",
-                          re.IGNORECASE)
+_CASE_NUMBER = re.compile(
+    r"Case\s*(?:Number|No\.?|#)\s*:?\s*(?P<v>C[MB]\d{2}\s*-\s*\d{5,8})", re.IGNORECASE
+)
 _CASE_NUMBER_ANY = re.compile(r"\b(?P<v>CM\d{2}-\d{7})\b")
 _PRIORITY = re.compile(r"Priority\s*:\s*(?P<v>Standard|Expedited)\b", re.IGNORECASE)
 _ANY_LABEL = re.compile(
@@ -123,7 +142,8 @@ _LICENSURE = re.compile(
     r"State\(s\)\s+of\s+Licensure\s*:[ \t]*(?P<v>[^\n]*(?:\n(?![A-Z ]{6,}\n)[^\n:]{1,60}(?=\n))?)"
 )
 _SPECIALTY = re.compile(
-    r"Certification\(s\)\s*/\s*Specialty\s*:[ \t]*(?P<v>[^\n]*(?:\n(?![A-Z ]{6,}\n)[^\n:]{1,60}(?=\n))?)"
+    r"Certification\(s\)\s*/\s*Specialty\s*:[ \t]*"
+    r"(?P<v>[^\n]*(?:\n(?![A-Z ]{6,}\n)[^\n:]{1,60}(?=\n))?)"
 )
 _AGE_SEX = re.compile(
     r"\b(?P<age>\d{1,3})\s*[- ]?\s*(?:year|yr)s?\s*[- ]?\s*old\b(?:\s*,)?\s*"
@@ -137,8 +157,16 @@ _NARRATIVE_DOI = re.compile(
     rf"(?:injur(?:y|ed)|date\s+of\s+injury|DOI)\b[^.\n]{{0,60}}?\b(?:on|of|dated?|date|:)\s*,?\s*(?P<v>{DATE})",
     re.IGNORECASE,
 )
-_SEX_VALUE = {"male": "male", "man": "male", "gentleman": "male", "boy": "male",
-              "female": "female", "woman": "female", "lady": "female", "girl": "female"}
+_SEX_VALUE = {
+    "male": "male",
+    "man": "male",
+    "gentleman": "male",
+    "boy": "male",
+    "female": "female",
+    "woman": "female",
+    "lady": "female",
+    "girl": "female",
+}
 
 
 def _header_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
@@ -148,7 +176,7 @@ def _header_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
     def add(path: str, value: Any, start: int, end: int, how: str = "regex") -> None:
         out[path] = Anchor(path, value, nt.to_original(start, end), text[start:end], how)
 
-    h0, h1 = sec.header
+    h1 = sec.header[1]
     # The header can sit anywhere in the first part of the letter; search a generous window.
     window_end = max(h1, min(len(text), 2500)) if sec.format == "unknown" else h1
     m = _CASE_NUMBER.search(text, 0, max(window_end, 600))
@@ -207,24 +235,37 @@ def _patient_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
     if m:
         age = int(m.group("age"))
         if 10 <= age <= 110:
-            out["patient.age"] = Anchor("patient.age", age, nt.to_original(m.start("age"),
-                                        m.end("age")), m.group("age"))
+            out["patient.age"] = Anchor(
+                "patient.age", age, nt.to_original(m.start("age"), m.end("age")), m.group("age")
+            )
         if m.group("sex"):
-            out["patient.sex"] = Anchor("patient.sex", _SEX_VALUE[m.group("sex").lower()],
-                                        nt.to_original(m.start("sex"), m.end("sex")), m.group("sex"))
+            out["patient.sex"] = Anchor(
+                "patient.sex",
+                _SEX_VALUE[m.group("sex").lower()],
+                nt.to_original(m.start("sex"), m.end("sex")),
+                m.group("sex"),
+            )
     else:
         ma = _AGE_ALT.search(text, c0, c1)
         if ma and 10 <= int(ma.group("age")) <= 110:
-            out["patient.age"] = Anchor("patient.age", int(ma.group("age")),
-                                        nt.to_original(ma.start("age"), ma.end("age")),
-                                        ma.group("age"), "loose")
+            out["patient.age"] = Anchor(
+                "patient.age",
+                int(ma.group("age")),
+                nt.to_original(ma.start("age"), ma.end("age")),
+                ma.group("age"),
+                "loose",
+            )
     if "patient.sex" not in out:
         window_end = min(c1, c0 + 600)
         ms = _SEX_WORD.search(text, c0, window_end)
         if ms:
-            out["patient.sex"] = Anchor("patient.sex", _SEX_VALUE[ms.group("sex").lower()],
-                                        nt.to_original(ms.start("sex"), ms.end("sex")),
-                                        ms.group("sex"), "loose")
+            out["patient.sex"] = Anchor(
+                "patient.sex",
+                _SEX_VALUE[ms.group("sex").lower()],
+                nt.to_original(ms.start("sex"), ms.end("sex")),
+                ms.group("sex"),
+                "loose",
+            )
         else:
             pron = list(_PRONOUNS.finditer(text, c0, c1))
             male = [p for p in pron if p.group("p").lower() in ("he", "his", "him")]
@@ -232,9 +273,13 @@ def _patient_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
             if len(male) >= 2 * max(1, len(female)) or len(female) >= 2 * max(1, len(male)):
                 first = (male or female)[0]
                 sex = "male" if len(male) > len(female) else "female"
-                out["patient.sex"] = Anchor("patient.sex", sex,
-                                            nt.to_original(first.start(), first.end()),
-                                            first.group(), "pronouns")
+                out["patient.sex"] = Anchor(
+                    "patient.sex",
+                    sex,
+                    nt.to_original(first.start(), first.end()),
+                    first.group(),
+                    "pronouns",
+                )
     return out
 
 
@@ -299,8 +344,10 @@ def _block_start(text: str, floor: int, mark_line: int, mark_end: int) -> int:
         need_more = _needs_head(text[start:mark_end])
         if not prev and not need_more:
             break
-        if prev and not need_more and (
-            _END_OF_SENTENCE.search(prev) or "medically necessary" in prev.lower()
+        if (
+            prev
+            and not need_more
+            and (_END_OF_SENTENCE.search(prev) or "medically necessary" in prev.lower())
         ):
             break
         start = prev_start
@@ -338,36 +385,59 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
         starts.append(_block_start(text, max(lo, floor), max(mark_line, lo), mark.start()))
     for k, mark in enumerate(marks):
         start = starts[k]
-        block = text[start:mark.start()]
+        block = text[start : mark.start()]
         decision = Decision.UPHELD if mark.group("d").lower() == "upheld" else Decision.OVERTURNED
-        line = Anchor("item.line", squash(text[start:mark.end()]),
-                      nt.to_original(start, mark.end()), text[start:mark.end()])
-        dec = Anchor("item.decision", decision, nt.to_original(mark.start("d"), mark.end("d")),
-                     mark.group("d"))
+        line = Anchor(
+            "item.line",
+            squash(text[start : mark.end()]),
+            nt.to_original(start, mark.end()),
+            text[start : mark.end()],
+        )
+        dec = Anchor(
+            "item.decision",
+            decision,
+            nt.to_original(mark.start("d"), mark.end("d")),
+            mark.group("d"),
+        )
         svc_start, svc_end = start, mark.start()
         orig = auth = None
         pm = _PARTIAL.match(block)
         if pm:
-            orig = Anchor("item.original_request", squash(pm.group("orig")),
-                          nt.to_original(start + pm.start("orig"), start + pm.end("orig")),
-                          pm.group("orig"))
+            orig = Anchor(
+                "item.original_request",
+                squash(pm.group("orig")),
+                nt.to_original(start + pm.start("orig"), start + pm.end("orig")),
+                pm.group("orig"),
+            )
             ag = "auth" if pm.group("auth") else "auth2"
-            auth = Anchor("item.authorized_portion", squash(pm.group(ag)),
-                          nt.to_original(start + pm.start(ag), start + pm.end(ag)), pm.group(ag))
+            auth = Anchor(
+                "item.authorized_portion",
+                squash(pm.group(ag)),
+                nt.to_original(start + pm.start(ag), start + pm.end(ag)),
+                pm.group(ag),
+            )
             svc_start, svc_end = start + pm.start("rest"), start + pm.end("rest")
         svc_text = text[svc_start:svc_end]
         qm = re.search(r"\s*\bQTY\s*:?\s*\d+(?:\.\d+)?\s*$", svc_text, re.IGNORECASE)
         service_value = squash(svc_text[: qm.start()] if qm else svc_text).rstrip(" ,;:")
         service_value = re.sub(r"\s+is$", "", service_value)
         svc_core_end = svc_start + len(svc_text.rstrip()) if not qm else svc_start + qm.start()
-        service = Anchor("item.service", service_value, nt.to_original(svc_start, svc_core_end),
-                         text[svc_start:svc_core_end])
+        service = Anchor(
+            "item.service",
+            service_value,
+            nt.to_original(svc_start, svc_core_end),
+            text[svc_start:svc_core_end],
+        )
         q: QuantityMatch | None = parse_quantity(svc_text)
         quantity = None
         if q is not None:
-            quantity = Anchor("item.quantity", (q.value, q.unit),
-                              nt.to_original(svc_start + q.start, svc_start + q.end),
-                              svc_text[q.start:q.end], q.rule)
+            quantity = Anchor(
+                "item.quantity",
+                (q.value, q.unit),
+                nt.to_original(svc_start + q.start, svc_start + q.end),
+                svc_text[q.start : q.end],
+                q.rule,
+            )
         seg_end = starts[k + 1] if k + 1 < len(marks) else i1
         cag = _first_between(ca, mark.end(), seg_end)
         mxg = _first_between(mx, mark.end(), seg_end)
@@ -384,12 +454,21 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
             concl = _conclusion(nt, rat.end(), seg_end)
         if not (cag and mxg and rat):
             notes.append(f"items[{k}]: guideline or rationale heading not found")
-        items.append(ItemAnchors(
-            index=k, line=line, service=service, decision=dec, quantity=quantity,
-            original_request=orig, authorized_portion=auth,
-            claims_administrator_guideline=ca_anchor, reviewer_guideline=mx_anchor,
-            rationale=rat_anchor, conclusion=concl,
-        ))
+        items.append(
+            ItemAnchors(
+                index=k,
+                line=line,
+                service=service,
+                decision=dec,
+                quantity=quantity,
+                original_request=orig,
+                authorized_portion=auth,
+                claims_administrator_guideline=ca_anchor,
+                reviewer_guideline=mx_anchor,
+                rationale=rat_anchor,
+                conclusion=concl,
+            )
+        )
     return items, notes
 
 
@@ -444,23 +523,42 @@ def _determined_items(nt: NormalizedText) -> list[ItemAnchors]:
         quantity = None
         if q is not None:
             s0 = m.start("svc")
-            quantity = Anchor("item.quantity", (q.value, q.unit),
-                              nt.to_original(s0 + q.start, s0 + q.end),
-                              m.group("svc")[q.start:q.end], q.rule)
+            quantity = Anchor(
+                "item.quantity",
+                (q.value, q.unit),
+                nt.to_original(s0 + q.start, s0 + q.end),
+                m.group("svc")[q.start : q.end],
+                q.rule,
+            )
         concl_start = m.start("verb")
-        items.append(ItemAnchors(
-            index=k,
-            line=Anchor("item.line", squash(m.group()), nt.to_original(m.start(), m.end()),
-                        m.group()),
-            service=Anchor("item.service", svc, nt.to_original(m.start("svc"), m.end("svc")),
-                           m.group("svc")),
-            decision=Anchor("item.decision", decision,
-                            nt.to_original(concl_start, m.end()), text[concl_start:m.end()],
-                            "determined"),
-            quantity=quantity,
-            conclusion=Anchor("item.conclusion", decision is Decision.OVERTURNED,
-                              nt.to_original(concl_start, m.end()), text[concl_start:m.end()]),
-        ))
+        items.append(
+            ItemAnchors(
+                index=k,
+                line=Anchor(
+                    "item.line", squash(m.group()), nt.to_original(m.start(), m.end()), m.group()
+                ),
+                service=Anchor(
+                    "item.service",
+                    svc,
+                    nt.to_original(m.start("svc"), m.end("svc")),
+                    m.group("svc"),
+                ),
+                decision=Anchor(
+                    "item.decision",
+                    decision,
+                    nt.to_original(concl_start, m.end()),
+                    text[concl_start : m.end()],
+                    "determined",
+                ),
+                quantity=quantity,
+                conclusion=Anchor(
+                    "item.conclusion",
+                    decision is Decision.OVERTURNED,
+                    nt.to_original(concl_start, m.end()),
+                    text[concl_start : m.end()],
+                ),
+            )
+        )
     return items
 
 
@@ -469,8 +567,10 @@ def find_anchors(raw: str) -> Anchors:
     nt = normalize(raw)
     sec = split_sections(nt.text)
     fields = _header_anchors(nt, sec)
-    for path, regex in (("reviewer.licensure_states", _LICENSURE),
-                        ("reviewer.specialties", _SPECIALTY)):
+    for path, regex in (
+        ("reviewer.licensure_states", _LICENSURE),
+        ("reviewer.specialties", _SPECIALTY),
+    ):
         a = _list_anchor(nt, regex.search(nt.text), path)
         if a:
             fields[path] = a
@@ -482,8 +582,12 @@ def find_anchors(raw: str) -> Anchors:
             value = parse_date(m.group("v"))
             if value:
                 fields["case.date_of_injury"] = Anchor(
-                    "case.date_of_injury", value, nt.to_original(m.start("v"), m.end("v")),
-                    m.group("v"), "narrative")
+                    "case.date_of_injury",
+                    value,
+                    nt.to_original(m.start("v"), m.end("v")),
+                    m.group("v"),
+                    "narrative",
+                )
     items, notes = _item_anchors(nt, sec)
     if not items and sec.format in ("dwc-2013", "unknown", "dwc-fdl", "professional-review"):
         items = _determined_items(nt)

@@ -42,7 +42,9 @@ def load_letter(source: LetterInput) -> Letter:
         return _from_path(Path(source), given=os.fspath(source))
     if isinstance(source, str):
         return _from_text(source)
-    raise InputError(f"cannot read a letter from {type(source).__name__}: pass a path, bytes or str")
+    raise InputError(
+        f"cannot read a letter from {type(source).__name__}: pass a path, bytes or str"
+    )
 
 
 def _looks_like_path(source: object) -> bool:
@@ -143,6 +145,7 @@ def pdf_text(data: bytes, label: str = "input") -> tuple[str, int]:
     text = "\n".join(parts).replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise InputError(
-            f"{label}: PDF has no text layer (a scan?): OCR it first, e.g. `ocrmypdf in.pdf out.pdf`"
+            f"{label}: PDF has no text layer (a scan?): OCR it first, "
+            "e.g. `ocrmypdf in.pdf out.pdf`"
         )
     return text, pages

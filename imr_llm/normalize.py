@@ -75,7 +75,11 @@ def normalize(raw: str) -> NormalizedText:
             emit(raw[pos:start], pos, True)
         if match.lastgroup == "nl":
             token = match.group()
-            emit("\n", start + token.index("\n") if "\n" in token else start + token.index("\r"), False)
+            emit(
+                "\n",
+                start + token.index("\n") if "\n" in token else start + token.index("\r"),
+                False,
+            )
         elif match.lastgroup == "sp":
             emit(" ", start, False)
         else:

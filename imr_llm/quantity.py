@@ -10,13 +10,37 @@ import re
 from dataclasses import dataclass
 
 _UNITS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
     "nineteen": 19,
 }
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-         "eighty": 80, "ninety": 90}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _TIMES_WORDS = {"once": 1, "twice": 2, "thrice": 3}
 
 _WORD = (
@@ -36,7 +60,7 @@ _COUNT_NOUNS = (
 # Nouns that are durations, not counts: "30 day rental", "three months coverage".
 _DURATION_NOUNS = {"day", "days", "hour", "hours", "week", "weeks", "month", "months"}
 
-_QTY = re.compile(rf"\bQTY\s*:?\s*(?P<n>\d+(?:\.\d+)?)", re.IGNORECASE)
+_QTY = re.compile(r"\bQTY\s*:?\s*(?P<n>\d+(?:\.\d+)?)", re.IGNORECASE)
 _REFILLS = re.compile(
     rf"\b(?P<r>{NUM})\s+refills?\s+of\b.*?#\s*(?P<n>\d+(?:\.\d+)?)(?!\s*{_MASS}\b)",
     re.IGNORECASE,
@@ -58,6 +82,7 @@ _TIMES = re.compile(
     rf"\b(?P<a>{NUM})\s*(?:times|x)\s*(?P<b>{NUM})\b(?!\s*(?:{_MASS}|mg)\b)(?:\s*(?:visits?|sessions?))?",
     re.IGNORECASE,
 )
+_SESSION_WORD = re.compile(r"\b(sessions?|visits?)\b", re.IGNORECASE)
 _TOTAL = re.compile(r"\((?P<n>\d+)\)(?:\s*(?P<noun>sessions?|visits?|treatments?))?", re.IGNORECASE)
 _COUNT = re.compile(
     rf"\b(?P<n>{NUM})(?:\s*\(\d+\))?\s+(?:(?:additional|more|further|total|physical|"
@@ -71,8 +96,9 @@ _SESSIONS_N = re.compile(
     re.IGNORECASE,
 )
 _XN = re.compile(r"(?:\bx\s*|\btimes\s+)(?P<n>\d+)\b(?!\s*(?:mg|%|/))", re.IGNORECASE)
-_LEADING = re.compile(rf"\s*(?P<n>{NUM})(?:\s*\(\d+\))?(?=\s+[A-Za-z])(?!\s*(?:{_MASS}|mg)\b)",
-                      re.IGNORECASE)
+_LEADING = re.compile(
+    rf"\s*(?P<n>{NUM})(?:\s*\(\d+\))?(?=\s+[A-Za-z])(?!\s*(?:{_MASS}|mg)\b)", re.IGNORECASE
+)
 _TRAILING_N = re.compile(r",\s*(?P<n>\d+)\s*$")
 _RANGE = re.compile(rf"\b{NUM}\s*(?:-|to)\s*{NUM}\s+(?:{_COUNT_NOUNS})\b", re.IGNORECASE)
 
@@ -117,13 +143,32 @@ def _unit_of(noun: str | None) -> str | None:
     if not noun:
         return None
     noun = noun.lower()
-    table = {"session": "sessions", "visit": "visits", "treatment": "treatments",
-             "unit": "units", "tablet": "tablets", "tab": "tablets", "tabs": "tablets",
-             "capsule": "capsules", "cap": "capsules", "caps": "capsules", "patch": "patches",
-             "pill": "pills", "injection": "injections", "refill": "refills",
-             "container": "containers", "bottle": "bottles", "tube": "tubes", "box": "boxes",
-             "pack": "packs", "packet": "packets", "vial": "vials", "syringe": "syringes",
-             "wrap": "wraps", "pair": "pairs"}
+    table = {
+        "session": "sessions",
+        "visit": "visits",
+        "treatment": "treatments",
+        "unit": "units",
+        "tablet": "tablets",
+        "tab": "tablets",
+        "tabs": "tablets",
+        "capsule": "capsules",
+        "cap": "capsules",
+        "caps": "capsules",
+        "patch": "patches",
+        "pill": "pills",
+        "injection": "injections",
+        "refill": "refills",
+        "container": "containers",
+        "bottle": "bottles",
+        "tube": "tubes",
+        "box": "boxes",
+        "pack": "packs",
+        "packet": "packets",
+        "vial": "vials",
+        "syringe": "syringes",
+        "wrap": "wraps",
+        "pair": "pairs",
+    }
     return table.get(noun, noun)
 
 
@@ -149,8 +194,9 @@ def parse_quantity(text: str) -> QuantityMatch | None:
         return QuantityMatch(float(m.group("n")), None, m.start(), m.end(), "qty")
     m = _REFILLS.search(text)
     if m:
-        return QuantityMatch(_num(m, "r") * float(m.group("n")), "units", m.start(), m.end(),
-                             "refills")
+        return QuantityMatch(
+            _num(m, "r") * float(m.group("n")), "units", m.start(), m.end(), "refills"
+        )
     for m in _HASH.finditer(text):
         if m.group("mass"):
             continue
@@ -159,12 +205,11 @@ def parse_quantity(text: str) -> QuantityMatch | None:
             unit = "sessions"
         return QuantityMatch(float(m.group("n")), unit, m.start(), m.end(), "hash")
     m = _TOTAL.search(text)
-    if m and (m.group("noun") or re.search(r"\b(?:visits?|sessions?)\b", text, re.IGNORECASE)):
-        unit = _unit_of(m.group("noun")) or _unit_of(
-            (re.search(r"\b(sessions?|visits?)\b", text, re.IGNORECASE) or m).group(1)
-            if re.search(r"\b(sessions?|visits?)\b", text, re.IGNORECASE) else None
-        )
-        return QuantityMatch(float(m.group("n")), unit or "sessions", m.start(), m.end(), "total")
+    named = _SESSION_WORD.search(text)
+    if m and (m.group("noun") or named):
+        # "two times four visits (8)": the parenthesised total, in the line's own unit.
+        total_unit = _unit_of(m.group("noun") or (named.group(1) if named else None))
+        return QuantityMatch(float(m.group("n")), total_unit, m.start(), m.end(), "total")
     freq = _FREQ_DUR.search(text)
     if not _RANGE.search(text):
         for m in _COUNT.finditer(text):
@@ -190,12 +235,16 @@ def parse_quantity(text: str) -> QuantityMatch | None:
         return None
     m = _SESSIONS_N.search(text)
     if m:
-        return QuantityMatch(float(m.group("n")), _unit_of(m.group("noun")), m.start(), m.end(),
-                             "noun-n")
+        return QuantityMatch(
+            float(m.group("n")), _unit_of(m.group("noun")), m.start(), m.end(), "noun-n"
+        )
     m = _LEADING.match(text)
-    if m and not re.match(r"(?:phase|in|level|lead|view|step|point|way|dimensional|d|days?|weeks?|months?|"
-                          r"years?|hours?|minutes?)\b",
-                          text[m.end() :].lstrip(), re.IGNORECASE):
+    if m and not re.match(
+        r"(?:phase|in|level|lead|view|step|point|way|dimensional|d|days?|weeks?|months?|"
+        r"years?|hours?|minutes?)\b",
+        text[m.end() :].lstrip(),
+        re.IGNORECASE,
+    ):
         return QuantityMatch(_num(m, "n"), None, m.start("n"), m.end(), "leading")
     m = _XN.search(text)
     if m:

@@ -48,13 +48,44 @@ _PRIOR = re.compile(
     re.IGNORECASE,
 )
 _BODY_PARTS = (
-    "low back", "lumbar spine", "lumbar", "cervical spine", "cervical", "thoracic spine", "neck",
-    "shoulder", "knee", "wrist", "hand", "elbow", "hip", "ankle", "foot", "feet", "head", "back",
-    "arm", "leg", "finger", "thumb", "forearm", "pelvis", "groin", "chest", "abdomen", "jaw",
-    "eye", "toe", "heel", "spine", "upper extremit", "lower extremit",
+    "low back",
+    "lumbar spine",
+    "lumbar",
+    "cervical spine",
+    "cervical",
+    "thoracic spine",
+    "neck",
+    "shoulder",
+    "knee",
+    "wrist",
+    "hand",
+    "elbow",
+    "hip",
+    "ankle",
+    "foot",
+    "feet",
+    "head",
+    "back",
+    "arm",
+    "leg",
+    "finger",
+    "thumb",
+    "forearm",
+    "pelvis",
+    "groin",
+    "chest",
+    "abdomen",
+    "jaw",
+    "eye",
+    "toe",
+    "heel",
+    "spine",
+    "upper extremit",
+    "lower extremit",
 )
 _BODY_RE = re.compile(
-    r"\b(?:(?:left|right|bilateral)\s+)?(?:" + "|".join(re.escape(b) for b in _BODY_PARTS)
+    r"\b(?:(?:left|right|bilateral)\s+)?(?:"
+    + "|".join(re.escape(b) for b in _BODY_PARTS)
     + r")(?:ies|y|s)?\b",
     re.IGNORECASE,
 )
@@ -67,9 +98,15 @@ _SOURCES = (
 _DECISION_BASED = re.compile(r"^\s*Decision\s+based\s+on\s*", re.IGNORECASE)
 _BASED_ON_ANY = re.compile(r"Decision\s+based\s+on\s+", re.IGNORECASE)
 
-_HEADER_PATHS = ("case.case_number", "case.date_assigned", "case.date_of_injury",
-                 "case.decision_date", "case.ur_denial_date", "case.application_received",
-                 "case.priority")
+_HEADER_PATHS = (
+    "case.case_number",
+    "case.date_assigned",
+    "case.date_of_injury",
+    "case.decision_date",
+    "case.ur_denial_date",
+    "case.application_received",
+    "case.priority",
+)
 
 
 def sentences(text: str) -> list[str]:
@@ -84,8 +121,10 @@ def guideline_sources(*texts: str | None) -> list[str]:
     for name, regex in _SOURCES:
         if regex.search(joined):
             found.append(name)
-    if joined.strip() and (not found or re.search(r"did\s+not\s+cite|Other\s+Medical\s+Evidence",
-                                                  joined, re.IGNORECASE)):
+    if joined.strip() and (
+        not found
+        or re.search(r"did\s+not\s+cite|Other\s+Medical\s+Evidence", joined, re.IGNORECASE)
+    ):
         found.append("Other")
     return found
 
@@ -113,7 +152,7 @@ def rationale_summary(item: ItemAnchors) -> str:
             if target and target[:40] in parts[i]:
                 concl_idx = i
                 break
-    chosen = parts[max(0, concl_idx - 1): concl_idx + 1]
+    chosen = parts[max(0, concl_idx - 1) : concl_idx + 1]
     if len(chosen) == 2 and len(chosen[0]) > 400:
         chosen = chosen[1:]
     return " ".join(chosen)[:700]
@@ -133,9 +172,9 @@ def _clinical(anchors: Anchors) -> Clinical:
         if len(diagnoses) >= 12:
             break
     prior: list[str] = []
-    m = _PRIOR.search(body)
-    if m:
-        for part in re.split(r",\s*|\s+and\s+", m.group("v")):
+    pm = _PRIOR.search(body)
+    if pm:
+        for part in re.split(r",\s*|\s+and\s+", pm.group("v")):
             part = squash(part).strip(" :")
             if 2 < len(part) < 120:
                 prior.append(part)
@@ -144,8 +183,12 @@ def _clinical(anchors: Anchors) -> Clinical:
         p = squash(bm.group()).lower()
         if p not in parts:
             parts.append(p)
-    return Clinical(diagnoses=diagnoses[:12], body_parts=parts[:12], prior_treatments=prior[:12],
-                    summary=summary)
+    return Clinical(
+        diagnoses=diagnoses[:12],
+        body_parts=parts[:12],
+        prior_treatments=prior[:12],
+        summary=summary,
+    )
 
 
 def _item(a: ItemAnchors) -> Item:
@@ -178,28 +221,40 @@ def item_findings(anchors: Anchors) -> list[Finding]:
         path = f"items[{a.index}].decision"
         decision = a.decision.value
         if a.conclusion is None:
-            out.append(Finding(
-                kind=FindingKind.MISSING, field=path, span=a.decision.span,
-                values={"decision": decision.value},
-                message="no 'medically necessary' conclusion found in the rationale "
-                        "(truncated letter?); the decision line stands unverified",
-            ))
+            out.append(
+                Finding(
+                    kind=FindingKind.MISSING,
+                    field=path,
+                    span=a.decision.span,
+                    values={"decision": decision.value},
+                    message="no 'medically necessary' conclusion found in the rationale "
+                    "(truncated letter?); the decision line stands unverified",
+                )
+            )
             continue
         necessary = bool(a.conclusion.value)
         expected = Decision.OVERTURNED if necessary else Decision.UPHELD
         if expected is decision:
-            out.append(Finding(
-                kind=FindingKind.AGREE, field=path, span=a.conclusion.span,
-                values={"decision": decision.value, "conclusion": a.conclusion.text[-120:]},
-                message=f"decision line and rationale conclusion agree ({decision.value})",
-            ))
+            out.append(
+                Finding(
+                    kind=FindingKind.AGREE,
+                    field=path,
+                    span=a.conclusion.span,
+                    values={"decision": decision.value, "conclusion": a.conclusion.text[-120:]},
+                    message=f"decision line and rationale conclusion agree ({decision.value})",
+                )
+            )
         else:
-            out.append(Finding(
-                kind=FindingKind.CONFLICT, field=path, span=a.conclusion.span,
-                values={"decision": decision.value, "conclusion": a.conclusion.text[-160:]},
-                message=f"decision line says {decision.value} but the rationale concludes the "
-                        f"item is {'' if necessary else 'not '}medically necessary",
-            ))
+            out.append(
+                Finding(
+                    kind=FindingKind.CONFLICT,
+                    field=path,
+                    span=a.conclusion.span,
+                    values={"decision": decision.value, "conclusion": a.conclusion.text[-160:]},
+                    message=f"decision line says {decision.value} but the rationale concludes the "
+                    f"item is {'' if necessary else 'not '}medically necessary",
+                )
+            )
     return out
 
 
@@ -208,26 +263,39 @@ def letter_findings(anchors: Anchors) -> list[Finding]:
     out: list[Finding] = []
     sec = anchors.sections
     if sec.format == "unknown":
-        out.append(Finding(kind=FindingKind.MISSING, field="source.format",
-                           message="letter template not recognised: fields were read with generic "
-                                   "patterns and may be incomplete"))
+        out.append(
+            Finding(
+                kind=FindingKind.MISSING,
+                field="source.format",
+                message="letter template not recognised: fields were read with generic "
+                "patterns and may be incomplete",
+            )
+        )
     if sec.format == "dwc-2014" and anchors.items:
         text = anchors.norm.text
         i0, i1 = sec.issues or (0, len(text))
         rationales = len(re.findall(r"Decision\s+rationale\s*:", text[i0:i1], re.IGNORECASE))
         if rationales != len(anchors.items):
-            out.append(Finding(
-                kind=FindingKind.CONFLICT, field="items",
-                values={"decision_lines": len(anchors.items), "rationales": rationales},
-                message=f"{len(anchors.items)} decision line(s) but {rationales} 'Decision "
-                        "rationale' heading(s): items and rationales do not pair up",
-            ))
+            out.append(
+                Finding(
+                    kind=FindingKind.CONFLICT,
+                    field="items",
+                    values={"decision_lines": len(anchors.items), "rationales": rationales},
+                    message=f"{len(anchors.items)} decision line(s) but {rationales} 'Decision "
+                    "rationale' heading(s): items and rationales do not pair up",
+                )
+            )
         header_present = "case.case_number" in anchors.fields
         if header_present:
             for path in _HEADER_PATHS:
                 if path not in anchors.fields:
-                    out.append(Finding(kind=FindingKind.MISSING, field=path,
-                                       message=f"{path} not found in the header block"))
+                    out.append(
+                        Finding(
+                            kind=FindingKind.MISSING,
+                            field=path,
+                            message=f"{path} not found in the header block",
+                        )
+                    )
     for note in anchors.notes:
         out.append(Finding(kind=FindingKind.MISSING, field=note.split(":")[0], message=note))
     return out
@@ -258,17 +326,23 @@ def summary_text(summary_fields: dict[str, Any], items: list[Item], outcome: Out
         listed = "; ".join(services[:3]) + f"; and {len(services) - 3} more"
     s1 = f"{intro} disputed a Utilization Review denial of {len(items)} item(s): {listed}."
     if outcome is Outcome.UPHELD:
-        s2 = ("The independent reviewer upheld the denial: "
-              + ("none of the items was" if len(items) > 1 else "the item was not")
-              + " found medically necessary.")
+        s2 = (
+            "The independent reviewer upheld the denial: "
+            + ("none of the items was" if len(items) > 1 else "the item was not")
+            + " found medically necessary."
+        )
     elif outcome is Outcome.OVERTURNED:
-        s2 = ("The independent reviewer overturned the denial: "
-              + ("all items were" if len(items) > 1 else "the item was")
-              + " found medically necessary and should be provided.")
+        s2 = (
+            "The independent reviewer overturned the denial: "
+            + ("all items were" if len(items) > 1 else "the item was")
+            + " found medically necessary and should be provided."
+        )
     else:
         ok = [i.service for i in items if i.decision is Decision.OVERTURNED]
-        s2 = (f"The reviewer overturned the denial of {'; '.join(ok)} (medically necessary) and "
-              f"upheld the rest ({len(items) - len(ok)} item(s), not medically necessary).")
+        s2 = (
+            f"The reviewer overturned the denial of {'; '.join(ok)} (medically necessary) and "
+            f"upheld the rest ({len(items) - len(ok)} item(s), not medically necessary)."
+        )
     why = ""
     first = next((i for i in items if i.rationale_summary), None)
     if first is not None:
@@ -288,8 +362,13 @@ def provenance_of(anchors: Anchors) -> dict[str, tuple[int, int]]:
         prov[f"items[{i}].decision"] = a.decision.span
         if a.quantity is not None:
             prov[f"items[{i}].quantity"] = a.quantity.span
-        for name in ("original_request", "authorized_portion", "claims_administrator_guideline",
-                     "reviewer_guideline", "rationale"):
+        for name in (
+            "original_request",
+            "authorized_portion",
+            "claims_administrator_guideline",
+            "reviewer_guideline",
+            "rationale",
+        ):
             anchor = getattr(a, name)
             if anchor is not None:
                 prov[f"items[{i}].{name}"] = anchor.span
@@ -305,30 +384,52 @@ def summarize_rules(letter: Letter, anchors: Anchors, meta: Meta) -> LetterSumma
         return a.value if a else None
 
     case = Case(
-        case_number=val("case.case_number"), date_assigned=val("case.date_assigned"),
-        date_of_injury=val("case.date_of_injury"), decision_date=val("case.decision_date"),
+        case_number=val("case.case_number"),
+        date_assigned=val("case.date_assigned"),
+        date_of_injury=val("case.date_of_injury"),
+        decision_date=val("case.decision_date"),
         ur_denial_date=val("case.ur_denial_date"),
-        application_received=val("case.application_received"), priority=val("case.priority"),
+        application_received=val("case.application_received"),
+        priority=val("case.priority"),
     )
-    reviewer = Reviewer(licensure_states=val("reviewer.licensure_states") or [],
-                        specialties=val("reviewer.specialties") or [])
+    reviewer = Reviewer(
+        licensure_states=val("reviewer.licensure_states") or [],
+        specialties=val("reviewer.specialties") or [],
+    )
     patient = Patient(age=val("patient.age"), sex=val("patient.sex"))
     items = [_item(a) for a in anchors.items]
     outcome = outcome_of([i.decision for i in items])
     summary = summary_text(
-        {"age": patient.age, "sex": patient.sex, "case_number": case.case_number,
-         "date_of_injury": case.date_of_injury},
-        items, outcome,
+        {
+            "age": patient.age,
+            "sex": patient.sex,
+            "case_number": case.case_number,
+            "date_of_injury": case.date_of_injury,
+        },
+        items,
+        outcome,
     )
     findings = letter_findings(anchors) + item_findings(anchors)
     return LetterSummary(
         source=source_of(letter, anchors),
-        case=case, reviewer=reviewer, patient=patient, clinical=_clinical(anchors),
-        items=items, outcome=outcome, summary=summary, provenance=provenance_of(anchors),
-        findings=findings, meta=meta,
+        case=case,
+        reviewer=reviewer,
+        patient=patient,
+        clinical=_clinical(anchors),
+        items=items,
+        outcome=outcome,
+        summary=summary,
+        provenance=provenance_of(anchors),
+        findings=findings,
+        meta=meta,
     )
 
 
 def source_of(letter: Letter, anchors: Anchors) -> Source:
-    return Source(format=anchors.format, path=letter.path, sha256=letter.sha256,
-                  chars=len(letter.text), pages=letter.pages)
+    return Source(
+        format=anchors.format,
+        path=letter.path,
+        sha256=letter.sha256,
+        chars=len(letter.text),
+        pages=letter.pages,
+    )

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION: Literal["1"] = "1"
 
 Format = Literal["dwc-2014", "dwc-2013", "dwc-fdl", "professional-review", "unknown"]
 GuidelineSource = Literal["MTUS", "ACOEM", "ODG", "Non-MTUS", "Other"]
@@ -184,8 +184,8 @@ class ModelItem(BaseModel):
         default=None, description="Partial authorization only: the original request."
     )
     authorized_portion: str | None = Field(
-        default=None, description="Partial authorization only: what the claims administrator "
-        "authorized."
+        default=None,
+        description="Partial authorization only: what the claims administrator authorized.",
     )
     claims_administrator_guideline: str | None = Field(
         default=None, description="Text after 'Claims Administrator guideline: Decision based on'."

@@ -15,7 +15,7 @@ from imr_llm.schema import Format
 Span = tuple[int, int]
 
 # Headings that identify each template; a letter matches the template with the most hits.
-_TEMPLATE_MARKERS: dict[str, tuple[str, ...]] = {
+_TEMPLATE_MARKERS: dict[Format, tuple[str, ...]] = {
     "dwc-2014": (
         r"HOW THE IMR FINAL DETERMINATION WAS MADE",
         r"IMR ISSUES,? DECISIONS AND RATIONALES",
@@ -41,7 +41,7 @@ _TEMPLATE_MARKERS: dict[str, tuple[str, ...]] = {
         r"MEDICAL REVIEWER QUALIFICATIONS:",
     ),
 }
-_COMPILED = {
+_COMPILED: dict[Format, list[re.Pattern[str]]] = {
     name: [re.compile(p.replace(" ", r"\s+"), re.IGNORECASE) for p in patterns]
     for name, patterns in _TEMPLATE_MARKERS.items()
 }
@@ -84,8 +84,9 @@ def detect_format(text: str) -> Format:
     best_hits = 0
     for name, patterns in _COMPILED.items():
         hits = sum(1 for p in patterns if p.search(text))
-        if hits > best_hits:
-            best, best_hits = name, hits  # type: ignore[assignment]  # keys are Format values
+        # A template needs its title (the first marker) or two of its headings.
+        if (hits >= 2 or patterns[0].search(text)) and hits > best_hits:
+            best, best_hits = name, hits
     return best
 
 

@@ -1,0 +1,266 @@
+"""Many letters: input expansion, resumable JSONL output, worker processes or threads, progress.
+
+The output file is append-only JSON Lines. Each record is written with one `write` of a whole
+line and flushed, so a killed run leaves complete lines (a torn last line, if the machine lost
+power mid-write, is dropped on resume). Re-running skips inputs already recorded by
+(path, sha256).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imr_llm.errors import BudgetExceededError, ImrError, InputError
+from imr_llm.report import error_record
+from imr_llm.settings import Settings
+
+LETTER_SUFFIXES = (".txt", ".pdf", ".text")
+
+
+def expand_inputs(specs: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Paths for files, directories (their .txt/.pdf letters) and globs; plus unmatched specs.
+
+    A spec that matches nothing is returned in the second list so it can get an error record.
+    """
+    out: list[str] = []
+    missing: list[str] = []
+    seen: set[str] = set()
+
+    def add(p: str) -> None:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+
+    for spec in specs:
+        if os.path.isdir(spec):
+            for name in sorted(os.listdir(spec)):
+                full = os.path.join(spec, name)
+                if os.path.isfile(full) and name.lower().endswith(LETTER_SUFFIXES):
+                    add(full)
+        elif any(ch in spec for ch in "*?[") and not os.path.exists(spec):
+            matches = sorted(glob.glob(spec, recursive=True))
+            files = [m for m in matches if os.path.isfile(m)]
+            if not files:
+                missing.append(spec)
+            for m in files:
+                add(m)
+        else:
+            add(spec)
+    return out, missing
+
+
+def file_sha256(path: str) -> str | None:
+    try:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+    except OSError:
+        return None
+
+
+def summarize_record(path: str, settings: Settings) -> dict[str, Any]:
+    """One input -> its SPEC record, or an error record naming it. Never raises ImrError."""
+    from imr_llm.api import summarize
+
+    try:
+        return summarize(path, settings=settings).model_dump(mode="json")
+    except BudgetExceededError:
+        raise
+    except ImrError as exc:
+        rec = error_record(path, exc.kind, str(exc))
+        rec["source"]["sha256"] = file_sha256(path)
+        return rec
+    except Exception as exc:  # a bug must not lose the other letters' results
+        rec = error_record(path, "InternalError", f"{path}: {type(exc).__name__}: {exc}")
+        rec["source"]["sha256"] = file_sha256(path)
+        return rec
+
+
+def _worker(path: str, settings: Settings) -> str:
+    return json.dumps(summarize_record(path, settings), ensure_ascii=False)
+
+
+def read_done(out: Path) -> set[tuple[str, str | None]]:
+    """(path, sha256) of every complete record in `out`; drops a torn last line in place."""
+    done: set[tuple[str, str | None]] = set()
+    if not out.exists():
+        return done
+    data = out.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        with open(out, "r+b") as fh:
+            fh.truncate(cut)
+        data = data[:cut]
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        src = rec.get("source") or {}
+        done.add((str(src.get("path")), src.get("sha256")))
+    return done
+
+
+@dataclass
+class BatchStats:
+    total: int = 0
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    tokens: int = 0
+    cost_usd: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+    stopped_early: str | None = None
+
+    def add(self, rec: dict[str, Any]) -> None:
+        self.done += 1
+        if "error" in rec:
+            self.failed += 1
+            kind = rec["error"].get("type", "Error")
+            self.errors[kind] = self.errors.get(kind, 0) + 1
+            return
+        outcome = rec.get("outcome", "?")
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        usage = (rec.get("meta") or {}).get("usage") or {}
+        self.tokens += int(usage.get("total_tokens") or 0)
+        self.cost_usd += float(usage.get("cost_usd") or 0.0)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+class _Stop(Exception):
+    pass
+
+
+def run_batch(
+    paths: list[str],
+    out: Path,
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    on_record: Callable[[dict[str, Any], BatchStats], None] | None = None,
+    missing: Iterable[str] = (),
+) -> BatchStats:
+    """Summarize `paths` into `out` (JSONL), skipping those already recorded there."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = read_done(out)
+    stats = BatchStats()
+    todo: list[str] = []
+    for p in paths:
+        sha = file_sha256(p)
+        if (p, sha) in done:
+            stats.skipped += 1
+        else:
+            todo.append(p)
+    missing_todo = [m for m in missing if (m, None) not in done]
+    stats.total = len(todo) + len(missing_todo)
+    llm = settings.resolved_backend() == "llm"
+    workers = concurrency or (4 if llm else (os.cpu_count() or 1))
+    stop = threading.Event()
+
+    def handle(signum: int, frame: object) -> None:
+        stop.set()
+        raise _Stop()
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM,)}
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        signal.signal(signal.SIGTERM, handle)
+    try:
+        with open(out, "a", encoding="utf-8") as fh:
+
+            def write(line: str) -> None:
+                fh.write(line + "\n")
+                fh.flush()
+
+            for spec in missing_todo:
+                rec = error_record(spec, InputError.kind, f"{spec}: no such file (nothing matched)")
+                write(json.dumps(rec))
+                stats.add(rec)
+                if on_record:
+                    on_record(rec, stats)
+            try:
+                for line in _run(todo, settings, workers, llm, stop):
+                    write(line)
+                    rec = json.loads(line)
+                    stats.add(rec)
+                    if on_record:
+                        on_record(rec, stats)
+                    if (
+                        settings.max_cost_usd is not None
+                        and stats.cost_usd >= settings.max_cost_usd
+                    ):
+                        stats.stopped_early = (
+                            f"--max-cost {settings.max_cost_usd} reached "
+                            f"(${stats.cost_usd:.4f} spent)"
+                        )
+                        stop.set()
+                        break
+            except (_Stop, KeyboardInterrupt):
+                stats.stopped_early = "interrupted; re-run the same command to finish"
+            except BudgetExceededError as exc:
+                stats.stopped_early = str(exc)
+    finally:
+        if in_main:
+            for s, h in old.items():
+                signal.signal(s, h)
+    return stats
+
+
+def _run(
+    todo: list[str], settings: Settings, workers: int, llm: bool, stop: threading.Event
+) -> Iterator[str]:
+    if not todo:
+        return
+    if workers <= 1 and not llm:
+        for p in todo:
+            if stop.is_set():
+                return
+            yield _worker(p, settings)
+        return
+    pool: ProcessPoolExecutor | ThreadPoolExecutor
+    pool = ThreadPoolExecutor(workers) if llm else ProcessPoolExecutor(workers)
+    pending: set[Future[str]] = set()
+    it = iter(todo)
+    try:
+        for p in it:
+            pending.add(pool.submit(_worker, p, settings))
+            if len(pending) >= workers * 4:
+                break
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                yield fut.result()
+            if stop.is_set():
+                return
+            for p in it:
+                pending.add(pool.submit(_worker, p, settings))
+                if len(pending) >= workers * 4:
+                    break
+    finally:
+        for fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,98 @@
+"""load: paths, bytes and text in; clear InputErrors for everything that is not a letter."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+
+from imr_llm.errors import InputError
+from imr_llm.load import load_letter
+from tests.helpers import real_pdfs
+
+
+def blank_pdf() -> bytes:
+    """A valid one-page PDF with no text layer (what a scan without OCR looks like)."""
+    pdf = pdfium.PdfDocument.new()
+    pdf.new_page(612, 792)
+    buf = io.BytesIO()
+    pdf.save(buf)
+    return buf.getvalue()
+
+
+def test_text_file_keeps_its_text_and_hash(tmp_path: Path) -> None:
+    """A utf-8 file loads verbatim with the sha256 of its bytes and its path as given."""
+    data = b"Case Number: CM16-0000001\nPhysical therapy: Upheld\n"
+    p = tmp_path / "l.txt"
+    p.write_bytes(data)
+    letter = load_letter(str(p))
+    assert letter.text == data.decode()
+    assert letter.sha256 == hashlib.sha256(data).hexdigest()
+    assert letter.path == str(p) and letter.pages is None
+
+
+def test_cp1252_text_decodes(tmp_path: Path) -> None:
+    """A cp1252 file with curly quotes decodes instead of failing."""
+    p = tmp_path / "l.txt"
+    p.write_bytes("the \u201cRecommended\u201d text".encode("cp1252"))
+    assert "\u201cRecommended\u201d" in load_letter(p).text
+
+
+def test_str_with_newlines_is_letter_text() -> None:
+    """A str holding the letter (with newlines) is text, with no path."""
+    letter = load_letter("line one\nline two")
+    assert letter.path is None and letter.text.startswith("line one")
+
+
+@pytest.mark.skipif(not real_pdfs(), reason="shared PDFs not present")
+def test_real_pdf_has_pages_and_text() -> None:
+    """A real letter PDF loads through its text layer with a page count."""
+    letter = load_letter(real_pdfs()[0])
+    assert letter.pages and letter.pages >= 1
+    assert "Case Number" in letter.text and "\r" not in letter.text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n\t ", "empty"),
+        (bytes(range(256)) * 40, "binary"),
+        (b"%PDF-1.7\n%broken beyond repair", "broken"),
+    ],
+)
+def test_bad_files_raise_input_error(tmp_path: Path, content: bytes, message: str) -> None:
+    """Empty, binary and broken-PDF files raise InputError naming the problem."""
+    p = tmp_path / "bad.pdf"
+    p.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        load_letter(p)
+
+
+def test_pdf_without_text_says_to_ocr(tmp_path: Path) -> None:
+    """A PDF with no text layer asks for OCR."""
+    p = tmp_path / "scan.pdf"
+    p.write_bytes(blank_pdf())
+    with pytest.raises(InputError, match="OCR"):
+        load_letter(p)
+
+
+def test_missing_path_is_input_error(tmp_path: Path) -> None:
+    """A path that does not exist raises InputError, not FileNotFoundError."""
+    with pytest.raises(InputError, match="no such file"):
+        load_letter(str(tmp_path / "nope.pdf"))
+
+
+def test_directory_is_input_error(tmp_path: Path) -> None:
+    """A directory given as a letter raises InputError."""
+    with pytest.raises(InputError, match="directory"):
+        load_letter(tmp_path)
+
+
+def test_oversized_text_is_refused() -> None:
+    """Text past the documented size limit is refused, not processed."""
+    with pytest.raises(InputError, match="limit"):
+        load_letter("x\n" * 1_500_000)

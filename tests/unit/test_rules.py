@@ -1,0 +1,115 @@
+"""The rules backend: a full SPEC summary from anchors alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imr_llm import InputError, summarize
+from imr_llm.schema import Decision, FindingKind, Outcome
+from tests.helpers import GOLD, real_letters, real_pdfs
+
+
+def test_example_letter_summary(example_path: Path) -> None:
+    """The example letter: no header, narrative date of injury, two upheld items with QTY."""
+    s = summarize(example_path, backend="rules")
+    assert s.source.format == "dwc-2014"
+    assert s.case.case_number is None
+    assert s.case.date_of_injury == "2014-01-31"
+    assert (s.patient.age, s.patient.sex) == (40, "male")
+    assert [(i.service, i.quantity, i.decision) for i in s.items] == [
+        ("Physical therapy", 12, Decision.UPHELD),
+        ("Chiropractic treatments", 12, Decision.UPHELD),
+    ]
+    assert s.outcome is Outcome.UPHELD
+    assert all(not i.medically_necessary for i in s.items)
+    assert s.meta.backend == "rules"
+    assert "40-year-old male" in s.summary and "Physical therapy" in s.summary
+
+
+def test_provenance_covers_required_fields(example_path: Path) -> None:
+    """Every non-null case/patient value and each item's service/quantity/decision has a span."""
+    s = summarize(example_path, backend="rules")
+    text = example_path.read_text(encoding="utf-8")
+    for name, value in s.case.model_dump().items():
+        if value is not None:
+            assert f"case.{name}" in s.provenance
+    for i, item in enumerate(s.items):
+        for f in ("service", "decision") + (("quantity",) if item.quantity is not None else ()):
+            start, end = s.provenance[f"items[{i}].{f}"]
+            assert 0 <= start < end <= len(text)
+    start, end = s.provenance["items[0].decision"]
+    assert text[start:end] == "Upheld"
+
+
+def test_decision_contradicting_its_rationale_is_a_conflict_finding() -> None:
+    """An 'Overturned' line whose rationale says 'not medically necessary' yields a conflict."""
+    letter = (
+        "IMR ISSUES, DECISIONS AND RATIONALES\nThe Final Determination was based on "
+        "decisions for the disputed items/services set forth below:\n"
+        "MRI of the knee: Overturned\nClaims Administrator guideline: Decision based on "
+        "MTUS.\nMAXIMUS guideline: Decision based on ODG.\nDecision rationale: The MRI is "
+        "not medically necessary.\n"
+    )
+    s = summarize(letter, backend="rules")
+    conflicts = [f for f in s.findings if f.kind is FindingKind.CONFLICT]
+    assert len(conflicts) == 1 and conflicts[0].field == "items[0].decision"
+    assert s.items[0].decision is Decision.OVERTURNED  # the decision line is reported, not flipped
+
+
+def test_unknown_template_is_reported_not_guessed() -> None:
+    """A letter in no known template still yields items and says the template is unknown."""
+    letter = (
+        "Some review company\nRe: request\nThe reviewer has determined the request for "
+        "twelve sessions of physical therapy is not medically necessary.\n"
+    )
+    s = summarize(letter, backend="rules")
+    assert s.source.format == "unknown"
+    assert any(f.field == "source.format" for f in s.findings)
+    assert s.items[0].quantity == 12
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Dear customer,\nYour invoice for October is attached.\nThanks\n", "not an IMR"),
+        (
+            "Case Number: CM16-0219557\nDate Assigned: 11/18/2016\n\nHOW THE IMR FINAL "
+            "DETERMINATION WAS MADE\nMAXIMUS Federal Services sent the complete case file",
+            "truncated",
+        ),
+    ],
+)
+def test_non_letters_and_truncated_letters_raise(text: str, message: str) -> None:
+    """A non-IMR document and a letter cut before its decisions raise InputError."""
+    with pytest.raises(InputError, match=message):
+        summarize(text, backend="rules")
+
+
+def test_all_real_letters_summarize_with_consistent_items() -> None:
+    """All real letters summarize; medically_necessary mirrors the decision; no conflicts."""
+    for path in real_letters():
+        s = summarize(path, backend="rules")
+        assert s.items, path.name
+        for item in s.items:
+            assert item.medically_necessary is (item.decision is Decision.OVERTURNED)
+        assert not [f for f in s.findings if f.kind is FindingKind.CONFLICT], path.name
+
+
+@pytest.mark.skipif(not real_pdfs(), reason="shared PDFs not present")
+def test_pdf_and_text_of_a_letter_agree() -> None:
+    """The PDF and the pypdf text of the same letters give the same items and case fields."""
+    for pdf in real_pdfs()[::12]:
+        txt = pdf.parent.parent / (pdf.stem + ".txt")
+        a, b = summarize(pdf, backend="rules"), summarize(txt, backend="rules")
+        assert a.case == b.case and a.patient == b.patient
+        assert [(i.service, i.quantity, i.decision) for i in a.items] == [
+            (i.service, i.quantity, i.decision) for i in b.items
+        ]
+        assert a.source.pages and b.source.pages is None
+
+
+def test_gold_labels_exist_for_at_least_80_letters() -> None:
+    """The labeled set the evals rely on is in the repo."""
+    assert len(list(GOLD.glob("*.json"))) >= 80
