@@ -166,12 +166,19 @@ def headline(totals: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_reports(run: dict[str, Any], out: Path) -> None:
-    from imr_llm.evalreport import eval_report_html, eval_report_markdown
+    from imr_llm.evalreport import eval_report_html, eval_report_markdown, needs_diff
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.json").write_text(json.dumps(run, indent=1, ensure_ascii=False), encoding="utf-8")
     (out / "report.md").write_text(eval_report_markdown(run), encoding="utf-8")
-    (out / "report.html").write_text(eval_report_html(run), encoding="utf-8")
+    texts: dict[str, str] = {}  # only letters that get a diff: keeps the page small
+    for stem, rec in run["letters"].items():
+        if needs_diff(rec):
+            try:
+                texts[stem] = load_letter(Path(rec["letter"])).text
+            except (ImrError, OSError):
+                continue  # the diff table is still shown, without the letter text
+    (out / "report.html").write_text(eval_report_html(run, texts), encoding="utf-8")
 
 
 def run_eval_cli(args: argparse.Namespace, settings: Settings) -> int:
@@ -189,7 +196,7 @@ def run_eval_cli(args: argparse.Namespace, settings: Settings) -> int:
     if args.baseline:
         try:
             baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
-            baseline["letters"]  # noqa: B018 - shape check
+            baseline["letters"]
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ConfigError(f"--baseline {args.baseline}: not a run.json ({exc})") from None
     out = Path(args.out or f"evals/runs/{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")

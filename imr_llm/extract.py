@@ -1,0 +1,244 @@
+"""Prompt + schema -> model output, via client and cache; then reconciled with the anchors.
+
+A letter's items are sent in groups (Settings.max_items_per_call) as separate calls and merged.
+Each call's output is validated against the letter's anchors (decision, quantity, item count,
+quoted decision lines); a failure is reasked with the exact conflict quoted, a bounded number
+of times. Whatever the model ends with, `reconcile` makes anchored fields agree with the letter
+and records every disagreement as a finding.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError, ValidationInfo, model_validator
+
+from imr_llm.anchors import Anchors
+from imr_llm.api import read
+from imr_llm.cache import ModelCache, cache_key
+from imr_llm.client import ModelClient
+from imr_llm.errors import ConfigError
+from imr_llm.load import Letter, LetterInput
+from imr_llm.normalize import squash
+from imr_llm.prompts import PROMPT_VERSION, load_prompt
+from imr_llm.reconcile import model_only_summary, reconcile
+from imr_llm.rules import summarize_rules
+from imr_llm.schema import Decision, LetterSummary, Meta, ModelExtraction, Usage
+from imr_llm.schema_export import schema_sha
+from imr_llm.settings import Settings
+from imr_llm.version import __version__
+
+# Letter text sent around each group's items: the header, credentials and clinical summary
+# are cut to this many characters; the group's own decision blocks are always sent whole.
+CONTEXT_CHARS = 6000
+
+
+class ValidatedExtraction(ModelExtraction):
+    """ModelExtraction checked against the letter's anchors passed as validation context."""
+
+    @model_validator(mode="after")
+    def _agrees_with_letter(self, info: ValidationInfo) -> ValidatedExtraction:
+        ctx = info.context or {}
+        expected: list[dict[str, Any]] = ctx.get("expected") or []
+        letter: str = ctx.get("letter_squashed", "")
+        if not expected:
+            return self
+        problems = check_against_anchors(self, expected, letter)
+        if problems:
+            raise ValueError("Fix these conflicts with the letter:\n- " + "\n- ".join(problems))
+        return self
+
+
+def check_against_anchors(
+    out: ModelExtraction, expected: list[dict[str, Any]], letter_squashed: str
+) -> list[str]:
+    """Every way the output disagrees with what the letter proves, quoted exactly."""
+    problems: list[str] = []
+    if len(out.items) != len(expected):
+        lines = "; ".join(f"'{e['line']}'" for e in expected)
+        problems.append(f"expected exactly {len(expected)} item(s), one per decision line "
+                        f"({lines}), but got {len(out.items)}")
+    for k, (item, exp) in enumerate(zip(out.items, expected, strict=False)):
+        want = exp["decision"]
+        if item.decision.value != want:
+            meaning = "NOT medically necessary" if want == "upheld" else "medically necessary"
+            problems.append(f"items[{k}].decision is '{item.decision.value}' but its decision line "
+                            f"reads '{exp['line']}': that is '{want}' ({meaning})")
+        if item.medically_necessary is not (item.decision is Decision.OVERTURNED):
+            problems.append(f"items[{k}].medically_necessary must be "
+                            f"{str(item.decision is Decision.OVERTURNED).lower()} when decision "
+                            f"is '{item.decision.value}'")
+        if exp["quantity"] is not None and item.quantity != exp["quantity"]:
+            problems.append(f"items[{k}].quantity is {item.quantity} but the letter states "
+                            f"'{exp['quantity_text']}', which is {exp['quantity']:g}")
+        quote = squash(item.decision_line).lower()
+        if quote and quote not in letter_squashed:
+            problems.append(f"items[{k}].decision_line '{item.decision_line[:120]}' is not quoted "
+                            "from the letter: copy the decision line exactly")
+    return problems
+
+
+def item_groups(n: int, size: int) -> list[list[int]]:
+    """[[0..size-1], [size..], ...]; a letter with many items becomes several calls."""
+    size = max(1, size)
+    return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
+
+
+def expected_items(anchors: Anchors, group: list[int]) -> list[dict[str, Any]]:
+    out = []
+    for i in group:
+        a = anchors.items[i]
+        out.append({
+            "index": i,
+            "line": squash(a.line.text),
+            "decision": a.decision.value.value,
+            "quantity": a.quantity.value[0] if a.quantity else None,
+            "quantity_text": a.quantity.text if a.quantity else None,
+        })
+    return out
+
+
+def letter_excerpt(anchors: Anchors, group: list[int]) -> str:
+    """Header + clinical summary (cut to CONTEXT_CHARS) + the group's decision blocks whole."""
+    text = anchors.norm.text
+    first = anchors.items[group[0]].line
+    start_items = anchors.norm.text.find(squash(first.text)[:30])
+    issues_start = anchors.sections.issues[0] if anchors.sections.issues else 0
+    head = text[: issues_start or start_items if (issues_start or start_items) > 0 else 0]
+    if len(head) > CONTEXT_CHARS:
+        head = head[:CONTEXT_CHARS] + "\n[...]\n"
+    blocks: list[str] = []
+    for i in group:
+        a = anchors.items[i]
+        # From this item's decision line to the end of its rationale, in normalized text.
+        s = _norm_index(anchors, a.line.span[0])
+        end_orig = a.rationale.span[1] if a.rationale else a.decision.span[1]
+        e = _norm_index(anchors, end_orig - 1) + 1
+        blocks.append(text[s:e])
+    return head.rstrip() + "\n\nIMR ISSUES, DECISIONS AND RATIONALES\n" + "\n\n".join(blocks)
+
+
+def _norm_index(anchors: Anchors, original: int) -> int:
+    nt = anchors.norm
+    lo, hi = 0, len(nt.text)
+    while lo < hi:  # first normalized index whose original position >= original
+        mid = (lo + hi) // 2
+        if nt.position(mid) < original:
+            lo = mid + 1
+        else:
+            hi = mid
+    return min(lo, len(nt.text))
+
+
+def lenient_parse(raw_text: str | None) -> dict[str, Any] | None:
+    """The model's last JSON, validated only against the schema (no anchors); None if garbage."""
+    if not raw_text:
+        return None
+    try:
+        data = json.loads(raw_text)
+        return ModelExtraction.model_validate(data).model_dump(mode="json")
+    except (ValueError, ValidationError):
+        return None
+
+
+def summarize_llm(
+    letter: LetterInput, *, settings: Settings, started: float | None = None,
+    client: ModelClient | None = None,
+) -> LetterSummary:
+    """The model backend: the reconciled summary."""
+    final, _raw = summarize_llm_with_raw(letter, settings=settings, started=started, client=client)
+    return final
+
+
+def summarize_llm_with_raw(
+    letter: LetterInput, *, settings: Settings, replay: bool = False,
+    started: float | None = None, client: ModelClient | None = None,
+) -> tuple[LetterSummary, LetterSummary | None]:
+    """(reconciled summary, the raw model-only summary or None when the model gave nothing)."""
+    started = time.perf_counter() if started is None else started
+    loaded, anchors = read(letter)
+    groups = item_groups(len(anchors.items), settings.max_items_per_call)
+    cache = ModelCache(settings.cache_dir) if settings.use_cache else None
+    usage = Usage()
+    outputs: list[dict[str, Any]] = []
+    hits = 0
+    holder: list[ModelClient] = [client] if client is not None else []
+
+    def get_client() -> ModelClient:
+        if not holder:
+            from imr_llm.client import OpenAICompatibleClient
+
+            holder.append(OpenAICompatibleClient(settings))
+        return holder[0]
+
+    try:
+        for group in groups:
+            out, hit, used = _run_group(loaded, anchors, group, settings, cache, replay,
+                                        get_client)
+            if hit:
+                hits += 1
+            elif used is not None:
+                usage = _add(usage, used)
+            outputs.append(out)
+    finally:
+        if cache is not None:
+            cache.close()
+    meta = Meta(
+        backend="llm", model=settings.model, prompt_version=PROMPT_VERSION,
+        schema_sha=schema_sha(), usage=usage, cache_hit=hits == len(groups),
+        package_version=__version__,
+    )
+    base = summarize_rules(loaded, anchors, meta)
+    final = reconcile(outputs, groups, anchors, base, loaded.text)
+    raw = model_only_summary(outputs, groups, loaded, anchors, meta)
+    elapsed = round(time.perf_counter() - started, 6)
+    final.meta.elapsed_s = elapsed
+    if raw is not None:
+        raw.meta.elapsed_s = elapsed
+    return final, raw
+
+
+def _run_group(
+    loaded: Letter, anchors: Anchors, group: list[int], settings: Settings,
+    cache: ModelCache | None, replay: bool, get_client: Callable[[], ModelClient],
+) -> tuple[dict[str, Any], bool, Usage | None]:
+    params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens,
+              "reask_attempts": settings.reask_attempts, "group_size": settings.max_items_per_call}
+    key = cache_key(model=settings.model, base_url=settings.base_url,
+                    prompt_version=PROMPT_VERSION, schema_sha=schema_sha(), params=params,
+                    letter_sha=loaded.sha256, part=f"items{group[0]}-{group[-1]}")
+    cached = cache.get(key) if cache is not None else None
+    if cached is not None:
+        return dict(cached), True, None
+    if replay:
+        raise ConfigError(f"{loaded.name}: --replay found no cached model output for items "
+                          f"{group[0]}-{group[-1]}: run once without --replay first")
+    expected = expected_items(anchors, group)
+    prompt = load_prompt(PROMPT_VERSION)
+    system, user = prompt.render(
+        item_count=str(len(group)), total_items=str(len(anchors.items)),
+        item_lines="\n".join(f"{n + 1}. {e['line']}" for n, e in enumerate(expected)),
+        letter=letter_excerpt(anchors, group),
+    )
+    context = {"expected": expected, "letter_squashed": squash(loaded.text).lower()}
+    result = get_client().structured(system, user, ValidatedExtraction, context)
+    extraction = (ModelExtraction.model_validate(result.parsed.model_dump()).model_dump(mode="json")
+                  if result.parsed is not None else lenient_parse(result.raw_text))
+    out: dict[str, Any] = {
+        "group": group, "extraction": extraction, "validated": result.parsed is not None,
+        "attempts": result.attempts, "errors": result.errors,
+        "usage": result.usage.model_dump(),
+    }
+    if cache is not None:
+        cache.set(key, out)
+    return out, False, result.usage
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(calls=a.calls + b.calls, prompt_tokens=a.prompt_tokens + b.prompt_tokens,
+                 completion_tokens=a.completion_tokens + b.completion_tokens,
+                 total_tokens=a.total_tokens + b.total_tokens,
+                 cost_usd=round(a.cost_usd + b.cost_usd, 8))
