@@ -9,6 +9,7 @@ Retry layers, one owner per failure kind:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import os
@@ -229,7 +230,9 @@ def _mode_for(settings: Settings) -> instructor.Mode:
         try:
             return instructor.Mode[name.upper()]
         except KeyError:
-            raise ConfigError(f"IMR_MODE={name}: not an instructor mode (try JSON or TOOLS)") from None
+            raise ConfigError(
+                f"IMR_MODE={name}: not an instructor mode (try JSON or TOOLS)"
+            ) from None
     # llama.cpp / vLLM / Ollama: JSON mode with the schema passed for grammar-constrained output
     # (their JSON_SCHEMA mode answers HTTP 500 on llama.cpp). OpenAI: tool calls.
     return instructor.Mode.JSON if is_local(settings.base_url) else instructor.Mode.TOOLS
@@ -271,10 +274,8 @@ class OpenAICompatibleClient:
             if u is not None:
                 usage.prompt_tokens += int(getattr(u, "prompt_tokens", 0) or 0)
                 usage.completion_tokens += int(getattr(u, "completion_tokens", 0) or 0)
-            try:
+            with contextlib.suppress(AttributeError, IndexError):
                 texts.append(response.choices[0].message.content or "")
-            except (AttributeError, IndexError):
-                pass
 
         hooks = Hooks()
         hooks.on("completion:response", on_response)

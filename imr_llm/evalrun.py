@@ -29,7 +29,7 @@ BASELINES = Path("evals/baselines")
 
 
 def pair_letters(letters: Path, gold: Path) -> tuple[list[tuple[str, Path, Path]], list[str]]:
-    """(stem, letter, gold) for every letter with a gold file; plus stems with gold but no letter."""
+    """(stem, letter, gold) per letter with a gold file; plus gold stems with no letter."""
     if not letters.is_dir():
         raise ConfigError(f"--letters {letters}: not a folder of letters")
     if not gold.is_dir():
