@@ -301,8 +301,8 @@ _PARTIAL = re.compile(
 )
 _END_OF_SENTENCE = re.compile(r"[.;!?][\"”')\]]*$")
 _CONCLUSION = re.compile(
-    r"[^.]*?\b(?:medically\s+necessary|medical\s+necessity|medically\s+appropriate|"
-    r"(?:is|was|are|were|be)\s+(?:not\s+)?(?:considered\s+)?necessary)\b[^.]*",
+    r"\b(?:medically\s+necessary|medical\s+necessity|medically\s+appropriate|"
+    r"(?:is|was|are|were|be)\s+(?:not\s+)?(?:considered\s+)?necessary)\b",
     re.IGNORECASE,
 )
 _NEGATIVE = re.compile(
@@ -496,10 +496,16 @@ def _conclusion(nt: NormalizedText, start: int, end: int) -> Anchor | None:
         last = m
     if last is None:
         return None
-    sentence = last.group()
+    # Widen the keyword to its sentence (linear: no backtracking over the whole rationale).
+    text = nt.text
+    s0 = max(text.rfind(".", start, last.start()) + 1, start)
+    e0 = text.find(".", last.end(), end)
+    e0 = end if e0 < 0 else e0
+    sentence = text[s0:e0]
     positive = _NEGATIVE.search(sentence) is None
-    s = last.start() + (len(sentence) - len(sentence.lstrip()))
-    return Anchor("item.conclusion", positive, nt.to_original(s, last.end()), sentence.strip())
+    s = s0 + (len(sentence) - len(sentence.lstrip()))
+    e = s0 + len(sentence.rstrip())
+    return Anchor("item.conclusion", positive, nt.to_original(s, e), sentence.strip())
 
 
 # --- dwc-2013: "has determined the request for X is [not] medically necessary" --------------

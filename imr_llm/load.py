@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from imr_llm.settings import MAX_INPUT_BYTES, MAX_TEXT_CHARS
 
 LetterInput = str | bytes | os.PathLike[str]
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _TEXT_ENCODINGS = ("utf-8", "cp1252", "latin-1")
 
 
@@ -116,7 +118,7 @@ def _check_text(text: str, label: str) -> None:
             f"{label}: {len(text):,} characters is over the {MAX_TEXT_CHARS:,}-character limit"
         )
     sample = text[:8192]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
+    controls = len(_CONTROL.findall(sample))
     if controls > max(8, len(sample) // 100):
         raise InputError(f"{label}: looks like a binary file, not a letter (text or PDF)")
 
