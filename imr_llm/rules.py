@@ -161,7 +161,11 @@ def rationale_summary(item: ItemAnchors) -> str:
 def _clinical(anchors: Anchors) -> Clinical:
     text = anchors.sections.text(anchors.norm.text, "clinical")
     body = _BOILERPLATE.sub("", text, count=1)
-    sents = sentences(body)
+    # Only the first two sentences are used: split a prefix, and the whole body only when the
+    # prefix holds fewer than three (so the second sentence is known to be complete).
+    sents = sentences(body[:2500])
+    if len(sents) < 3:
+        sents = sentences(body)
     summary = " ".join(sents[:2])[:600]
     diagnoses: list[str] = []
     for m in _DIAGNOSES.finditer(body):

@@ -15,35 +15,37 @@ from imr_llm.schema import Format
 Span = tuple[int, int]
 
 # Headings that identify each template; a letter matches the template with the most hits.
-_TEMPLATE_MARKERS: dict[Format, tuple[str, ...]] = {
+# Each marker is a tuple of alternative wordings, matched as lowercase literals on a copy of the
+# text whose line breaks are spaces (normalized text has single blanks between words), which is
+# an order of magnitude faster than case-insensitive regexes over the whole letter.
+_TEMPLATE_MARKERS: dict[Format, tuple[tuple[str, ...], ...]] = {
     "dwc-2014": (
-        r"HOW THE IMR FINAL DETERMINATION WAS MADE",
-        r"IMR ISSUES,? DECISIONS AND RATIONALES",
-        r"CLINICAL CASE SUMMARY",
-        r"MAXIMUS guideline:",
+        ("how the imr final determination was made",),
+        ("imr issues, decisions and rationales", "imr issues decisions and rationales"),
+        ("clinical case summary",),
+        ("maximus guideline:",),
     ),
     "dwc-2013": (
-        r"Notice of Independent Medical Review Determination",
-        r"has determined the request for",
-        r"Medical Treatment Guideline\(s\) Used by the (?:Claims Administrator|Expert Reviewer)",
-        r"Rationale Used by the Expert Reviewer",
+        ("notice of independent medical review determination",),
+        ("has determined the request for",),
+        (
+            "medical treatment guideline(s) used by the claims administrator",
+            "medical treatment guideline(s) used by the expert reviewer",
+        ),
+        ("rationale used by the expert reviewer",),
     ),
     "dwc-fdl": (
-        r"Independent Medical Review Final Determination Letter",
-        r"DOCUMENTS REVIEWED",
-        r"IMR DECISION\(S\) AND RATIONALE\(S\)",
+        ("independent medical review final determination letter",),
+        ("documents reviewed",),
+        ("imr decision(s) and rationale(s)",),
     ),
     "professional-review": (
-        r"MEDICAL PROFESSIONAL REVIEW",
-        r"ISSUE AT DISPUTE:",
-        r"MEDICAL TREATMENT GUIDELINE\(S\) RELIED UPON BY PROFESSIONAL REVIEWER",
-        r"RATIONALE FOR WHY THE REQUESTED TREATMENT",
-        r"MEDICAL REVIEWER QUALIFICATIONS:",
+        ("medical professional review",),
+        ("issue at dispute:",),
+        ("medical treatment guideline(s) relied upon by professional reviewer",),
+        ("rationale for why the requested treatment",),
+        ("medical reviewer qualifications:",),
     ),
-}
-_COMPILED: dict[Format, list[re.Pattern[str]]] = {
-    name: [re.compile(p.replace(" ", r"\s+"), re.IGNORECASE) for p in patterns]
-    for name, patterns in _TEMPLATE_MARKERS.items()
 }
 # Words any IMR letter carries; a text with none of them is not an IMR letter at all.
 _IMR_WORDS = re.compile(
@@ -80,12 +82,14 @@ class Sections:
 
 def detect_format(text: str) -> Format:
     """The template whose headings the text carries most; 'unknown' when none match."""
+    flat = text.lower().replace("\n", " ")
     best: Format = "unknown"
     best_hits = 0
-    for name, patterns in _COMPILED.items():
-        hits = sum(1 for p in patterns if p.search(text))
+    for name, markers in _TEMPLATE_MARKERS.items():
+        found = [any(w in flat for w in words) for words in markers]
+        hits = sum(found)
         # A template needs its title (the first marker) or two of its headings.
-        if (hits >= 2 or patterns[0].search(text)) and hits > best_hits:
+        if (hits >= 2 or found[0]) and hits > best_hits:
             best, best_hits = name, hits
     return best
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +20,12 @@ MAX_TEXT_CHARS = 2_000_000
 
 
 def _default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return _cache_dir_for(os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))
+
+
+@lru_cache(maxsize=8)
+def _cache_dir_for(xdg_cache_home: str | None, home: str | None) -> Path:
+    base = xdg_cache_home or str(Path.home() / ".cache")
     return Path(base) / "imr_llm"
 
 

