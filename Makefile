@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup setup-test demo test lint typecheck eval bench schema clean
+.PHONY: setup setup-test demo test lint typecheck eval nightly bench schema clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: setup-test
 
 eval: setup
 	$(BIN)/imr-llm eval --backend rules --out evals/runs/latest
+
+nightly: setup
+	BIN=$(BIN) bash scripts/nightly.sh
 
 bench: setup
 	$(BIN)/python benchmarks/bench_rules.py

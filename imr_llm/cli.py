@@ -100,7 +100,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (2), --help and --version (0): return, not raise
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         if args.command == "summarize":
             return _summarize(args)
