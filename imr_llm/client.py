@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import json
 import os
 import time
@@ -284,11 +285,13 @@ class OpenAICompatibleClient:
             "temperature": self.settings.temperature,
             "max_tokens": self.settings.max_tokens,
         }
+        if is_local(self.settings.base_url):
+            response_model = compact_model(response_model)
         if self.mode is instructor.Mode.JSON and is_local(self.settings.base_url):
             kwargs["extra_body"] = {
                 "response_format": {
                     "type": "json_object",
-                    "schema": response_model.model_json_schema(),
+                    "schema": grammar_schema(response_model, context.get("item_count")),
                 }
             }
         parsed: BaseModel | None = None
@@ -316,6 +319,46 @@ class OpenAICompatibleClient:
         usage.cost_usd = cost_usd(self.settings.model, usage.prompt_tokens, usage.completion_tokens)
         return CallResult(parsed=parsed, raw_text=texts[-1] if texts else None,
                           attempts=usage.calls, usage=usage, errors=errors)
+
+
+def _strip_docs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_docs(v) for k, v in node.items() if k not in ("description", "title")}
+    if isinstance(node, list):
+        return [_strip_docs(v) for v in node]
+    return node
+
+
+@functools.cache
+def compact_model(response_model: type[BaseModel]) -> type[BaseModel]:
+    """The same model whose JSON schema has no descriptions or titles.
+
+    instructor's JSON mode pastes the schema into the system message; with every description
+    that is ~2,000 tokens, and the prompt template already teaches the same rules. Local models
+    get this compact schema (their output is grammar-constrained to it as well).
+    """
+
+    class Compact(response_model):  # type: ignore[valid-type,misc]  # a dynamic subclass
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            schema: dict[str, Any] = _strip_docs(super().model_json_schema(*args, **kwargs))
+            return schema
+
+    Compact.__name__ = Compact.__qualname__ = response_model.__name__
+    return Compact
+
+
+def grammar_schema(response_model: type[BaseModel], item_count: int | None) -> dict[str, Any]:
+    """The JSON schema a local server constrains decoding with.
+
+    When the caller knows how many items the letter has (its decision lines), `items` is
+    pinned to exactly that many entries: structure the letter proves, not content.
+    """
+    schema = response_model.model_json_schema()
+    items = schema.get("properties", {}).get("items")
+    if item_count and isinstance(items, dict) and items.get("type") == "array":
+        items["minItems"] = items["maxItems"] = int(item_count)
+    return schema
 
 
 def _transport_cause(exc: BaseException) -> BaseException | None:

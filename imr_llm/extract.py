@@ -223,7 +223,8 @@ def _run_group(
         item_lines="\n".join(f"{n + 1}. {e['line']}" for n, e in enumerate(expected)),
         letter=letter_excerpt(anchors, group),
     )
-    context = {"expected": expected, "letter_squashed": squash(loaded.text).lower()}
+    context = {"expected": expected, "letter_squashed": squash(loaded.text).lower(),
+               "item_count": len(group)}
     result = get_client().structured(system, user, ValidatedExtraction, context)
     extraction = (ModelExtraction.model_validate(result.parsed.model_dump()).model_dump(mode="json")
                   if result.parsed is not None else lenient_parse(result.raw_text))
