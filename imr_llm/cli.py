@@ -42,6 +42,12 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", help="model cache directory (or IMR_CACHE_DIR)")
     p.add_argument("--timeout", type=float, help="seconds per model request")
     p.add_argument("--max-cost", type=float, help="stop cleanly once this many USD are spent")
+    p.add_argument("--rpm", type=float, help="model requests per minute across all workers "
+                   "(or IMR_RPM; default unlimited)")
+    p.add_argument("--max-tokens", type=int, help="completion tokens per model call "
+                   "(or IMR_MAX_TOKENS; default 2048)")
+    p.add_argument("--reasks", type=int, help="validation reasks per call "
+                   "(or IMR_REASKS; default 2)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +101,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         cache_dir=Path(args.cache_dir) if args.cache_dir else None,
         timeout_s=args.timeout,
         max_cost_usd=args.max_cost,
+        max_tokens=args.max_tokens,
+        requests_per_minute=args.rpm,
+        reask_attempts=args.reasks,
     )
 
 

@@ -14,6 +14,7 @@ import email.utils
 import functools
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ import instructor
 import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from instructor.v2.core.hooks import Hooks
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -137,6 +138,46 @@ def retry_after_seconds(response: httpx.Response | None) -> float | None:
         return min(max(parsed.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER_S)
 
 
+class RateLimiter:
+    """At most `per_minute` requests a minute, spaced evenly; shared by every thread."""
+
+    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if per_minute <= 0:
+            raise ConfigError("requests per minute must be positive: fix --rpm or IMR_RPM")
+        self.interval = 60.0 / per_minute
+        self.clock = clock
+        self.sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for this request's slot; returns the seconds waited."""
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        wait = slot - now
+        if wait > 0:
+            self.sleep(wait)
+        return wait
+
+
+_LIMITERS: dict[tuple[str | None, float], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(base_url: str | None, per_minute: float | None) -> RateLimiter | None:
+    """One limiter per endpoint and rate for the whole process (all letters, all threads)."""
+    if not per_minute:
+        return None
+    with _LIMITERS_LOCK:
+        key = (base_url, float(per_minute))
+        if key not in _LIMITERS:
+            _LIMITERS[key] = RateLimiter(per_minute)
+        return _LIMITERS[key]
+
+
 class RetryingTransport(httpx.BaseTransport):
     """An httpx transport that retries timeouts, connection errors, 429 and 5xx with tenacity."""
 
@@ -147,8 +188,10 @@ class RetryingTransport(httpx.BaseTransport):
         attempts: int = 4,
         max_wait_s: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.inner = inner or httpx.HTTPTransport()
+        self.limiter = limiter
         self.attempts = attempts
         self.max_wait_s = max_wait_s
         self.sleep = sleep
@@ -167,6 +210,8 @@ class RetryingTransport(httpx.BaseTransport):
         request.read()  # a re-sendable body
 
         def once() -> httpx.Response:
+            if self.limiter is not None:
+                self.limiter.acquire()
             response = self.inner.handle_request(request)
             if response.status_code in RETRY_STATUSES:
                 response.read()
@@ -247,7 +292,8 @@ class OpenAICompatibleClient:
         self.settings = settings
         self.mode = _mode_for(settings)
         self.transport = RetryingTransport(
-            transport, attempts=settings.transport_attempts, max_wait_s=8.0
+            transport, attempts=settings.transport_attempts, max_wait_s=8.0,
+            limiter=shared_limiter(settings.base_url, settings.requests_per_minute),
         )
         http = httpx.Client(transport=self.transport, timeout=settings.timeout_s)
         self.sdk = openai.OpenAI(
@@ -338,14 +384,31 @@ def compact_model(response_model: type[BaseModel]) -> type[BaseModel]:
     get this compact schema (their output is grammar-constrained to it as well).
     """
 
-    class Compact(response_model):  # type: ignore[valid-type,misc]  # a dynamic subclass
-        @classmethod
-        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-            schema: dict[str, Any] = _strip_docs(super().model_json_schema(*args, **kwargs))
-            return schema
+    def model_json_schema(cls: Any, /, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = _strip_docs(response_model.model_json_schema(*args, **kwargs))
+        return schema
 
-    Compact.__name__ = Compact.__qualname__ = response_model.__name__
-    return Compact
+    def model_validate_json(cls: Any, /, json_data: Any, **kwargs: Any) -> Any:
+        # Small local models put raw newlines inside JSON strings; read those leniently
+        # (json's strict=False) and validate the same way, context included.
+        try:
+            return super(compact, cls).model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            if not any(e.get("type") == "json_invalid" for e in exc.errors()):
+                raise
+            try:
+                data = json.loads(json_data, strict=False)
+            except ValueError:
+                raise exc from None
+            return cls.model_validate(data, **kwargs)
+
+    # Built with type() so pydantic names it (and its validation errors) like the original.
+    compact: type[BaseModel] = type(response_model.__name__, (response_model,), {
+        "__module__": response_model.__module__,
+        "model_json_schema": classmethod(model_json_schema),
+        "model_validate_json": classmethod(model_validate_json),
+    })
+    return compact
 
 
 def grammar_schema(response_model: type[BaseModel], item_count: int | None) -> dict[str, Any]:

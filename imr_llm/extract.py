@@ -138,7 +138,7 @@ def lenient_parse(raw_text: str | None) -> dict[str, Any] | None:
     if not raw_text:
         return None
     try:
-        data = json.loads(raw_text)
+        data = json.loads(raw_text, strict=False)
         return ModelExtraction.model_validate(data).model_dump(mode="json")
     except (ValueError, ValidationError):
         return None

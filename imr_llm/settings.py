@@ -46,6 +46,7 @@ class Settings:
     temperature: float = 0.0
     max_tokens: int = 2048
     max_cost_usd: float | None = None
+    requests_per_minute: float | None = None
     log_letter_text: bool = False
 
     @classmethod
@@ -70,6 +71,12 @@ class Settings:
             values["timeout_s"] = _number("IMR_TIMEOUT", env["IMR_TIMEOUT"])
         if env.get("IMR_MAX_COST"):
             values["max_cost_usd"] = _number("IMR_MAX_COST", env["IMR_MAX_COST"])
+        if env.get("IMR_RPM"):
+            values["requests_per_minute"] = _number("IMR_RPM", env["IMR_RPM"])
+        if env.get("IMR_MAX_TOKENS"):
+            values["max_tokens"] = int(_number("IMR_MAX_TOKENS", env["IMR_MAX_TOKENS"]))
+        if env.get("IMR_REASKS"):
+            values["reask_attempts"] = int(_number("IMR_REASKS", env["IMR_REASKS"]))
         if env.get("IMR_LOG_LETTER_TEXT", "").lower() in ("1", "true", "yes"):
             values["log_letter_text"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -90,6 +97,12 @@ class Settings:
             )
         if self.timeout_s <= 0:
             raise ConfigError("timeout must be positive: fix --timeout or IMR_TIMEOUT")
+        if self.requests_per_minute is not None and self.requests_per_minute <= 0:
+            raise ConfigError("requests per minute must be positive: fix --rpm or IMR_RPM")
+        if self.max_tokens < 16:
+            raise ConfigError("max tokens must be at least 16: fix --max-tokens or IMR_MAX_TOKENS")
+        if self.reask_attempts < 0:
+            raise ConfigError("reasks cannot be negative: fix --reasks or IMR_REASKS")
 
     @property
     def model_configured(self) -> bool:
