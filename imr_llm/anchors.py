@@ -94,10 +94,13 @@ _DATE_RE = re.compile(DATE, re.IGNORECASE)
 
 
 def parse_date(text: str) -> str | None:
-    """'11/18/2016', '11-18-16', 'November 18, 2016' -> '2016-11-18'; None if not a real date."""
+    """'11/18/2016', '11-18-16', 'November 18, 2016', '2016-11-18' -> '2016-11-18'; else None."""
     text = text.strip()
+    iso = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
     m = re.fullmatch(r"(\d{1,2})\s*[/-]\s*(\d{1,2})\s*[/-]\s*(\d{2,4})", text)
-    if m:
+    if iso:
+        year, month, day = (int(g) for g in iso.groups())
+    elif m:
         month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
         if year < 100:
             year += 2000 if year < 50 else 1900

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imr_llm.anchors import Anchors, find_anchors
 from imr_llm.errors import InputError
@@ -12,6 +12,9 @@ from imr_llm.rules import summarize_rules
 from imr_llm.schema import LetterSummary, Meta
 from imr_llm.settings import Settings
 from imr_llm.version import __version__
+
+if TYPE_CHECKING:
+    from imr_llm.client import ModelClient
 
 
 def read(letter: LetterInput) -> tuple[Letter, Anchors]:
@@ -36,12 +39,14 @@ def summarize(
     *,
     settings: Settings | None = None,
     backend: str | None = None,
+    client: ModelClient | None = None,
     **overrides: Any,
 ) -> LetterSummary:
     """Summarize one IMR letter (a path, PDF/text bytes, or the letter's text).
 
     `backend` is "auto" (model when one is configured, else rules), "rules" or "llm";
-    other keyword arguments override `Settings` fields (model=, base_url=, use_cache=, ...).
+    `client` replaces the model client (e.g. `imr_llm.testing.FakeClient`); other keyword
+    arguments override `Settings` fields (model=, base_url=, use_cache=, ...).
     """
     started = time.perf_counter()
     if settings is None:
@@ -53,7 +58,7 @@ def summarize(
     if chosen == "llm":
         from imr_llm.extract import summarize_llm
 
-        return summarize_llm(letter, settings=settings, started=started)
+        return summarize_llm(letter, settings=settings, started=started, client=client)
     loaded, anchors = read(letter)
     meta = Meta(backend="rules", package_version=__version__)
     summary = summarize_rules(loaded, anchors, meta)

@@ -13,7 +13,9 @@ import contextlib
 import email.utils
 import functools
 import json
+import math
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +33,6 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from imr_llm.errors import ConfigError, ModelCallError
@@ -117,25 +118,44 @@ class _RetryableStatus(Exception):
 
 
 def retry_after_seconds(response: httpx.Response | None) -> float | None:
-    """Seconds from a Retry-After (or retry-after-ms) header; None when absent or unreadable."""
+    """Seconds from a Retry-After (or retry-after-ms) header, in [0, MAX_RETRY_AFTER_S].
+
+    None when absent or unreadable (then the normal backoff applies).
+    """
     if response is None:
         return None
     ms = response.headers.get("retry-after-ms")
     if ms:
-        try:
-            return min(float(ms) / 1000, MAX_RETRY_AFTER_S)
-        except ValueError:
-            pass
+        value = _finite(ms)
+        if value is not None:
+            return min(max(value / 1000, 0.0), MAX_RETRY_AFTER_S)
     raw = response.headers.get("retry-after")
     if not raw:
         return None
-    try:
-        return min(max(float(raw), 0.0), MAX_RETRY_AFTER_S)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
+    value = _finite(raw)
+    if value is None:
+        try:
+            parsed = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
         if parsed is None:
             return None
-        return min(max(parsed.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER_S)
+        value = parsed.timestamp() - time.time()
+    return min(max(value, 0.0), MAX_RETRY_AFTER_S)
+
+
+def _finite(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def backoff_seconds(attempt: int, *, initial: float = 0.5, max_wait: float = 8.0,
+                    jitter: float = 0.5) -> float:
+    """Exponential backoff with jitter for retry `attempt` (1-based), capped at `max_wait`."""
+    return float(min(max_wait, initial * 2 ** (attempt - 1) + random.uniform(0, jitter)))
 
 
 class RateLimiter:
@@ -203,8 +223,7 @@ class RetryingTransport(httpx.BaseTransport):
             after = retry_after_seconds(exc.response)
             if after is not None:
                 return after
-        backoff = wait_exponential_jitter(initial=0.5, max=self.max_wait_s)
-        return float(backoff(state))
+        return backoff_seconds(state.attempt_number, max_wait=self.max_wait_s)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()  # a re-sendable body
@@ -287,12 +306,19 @@ def _mode_for(settings: Settings) -> instructor.Mode:
 class OpenAICompatibleClient:
     """instructor over any OpenAI-compatible endpoint, with transport retries underneath."""
 
-    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`transport` is the raw HTTP layer (retries wrap it); `sleep` waits between retries."""
         check_config(settings)
         self.settings = settings
         self.mode = _mode_for(settings)
         self.transport = RetryingTransport(
-            transport, attempts=settings.transport_attempts, max_wait_s=8.0,
+            transport, attempts=settings.transport_attempts, max_wait_s=8.0, sleep=sleep,
             limiter=shared_limiter(settings.base_url, settings.requests_per_minute),
         )
         http = httpx.Client(transport=self.transport, timeout=settings.timeout_s)
@@ -321,8 +347,11 @@ class OpenAICompatibleClient:
             if u is not None:
                 usage.prompt_tokens += int(getattr(u, "prompt_tokens", 0) or 0)
                 usage.completion_tokens += int(getattr(u, "completion_tokens", 0) or 0)
-            with contextlib.suppress(AttributeError, IndexError):
-                texts.append(response.choices[0].message.content or "")
+            with contextlib.suppress(AttributeError, IndexError, TypeError):
+                message = response.choices[0].message
+                calls = getattr(message, "tool_calls", None) or []
+                # TOOLS mode answers in the tool call's arguments, JSON mode in the content.
+                texts.append(calls[0].function.arguments if calls else (message.content or ""))
 
         hooks = Hooks()
         hooks.on("completion:response", on_response)
@@ -439,7 +468,8 @@ def _transport_cause(exc: BaseException) -> BaseException | None:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, openai.APIStatusError):
-        return (f"model endpoint answered HTTP {exc.status_code} after retries: "
+        retried = " after retries" if exc.status_code in RETRY_STATUSES else ""
+        return (f"model endpoint answered HTTP {exc.status_code}{retried}: "
                 f"{_short(str(exc.message))}")
     if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
         return "model endpoint timed out after retries: raise --timeout or check the server"

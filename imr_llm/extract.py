@@ -118,7 +118,11 @@ def letter_excerpt(anchors: Anchors, group: list[int]) -> str:
         end_orig = a.rationale.span[1] if a.rationale else a.decision.span[1]
         e = _norm_index(anchors, end_orig - 1) + 1
         blocks.append(text[s:e])
-    return head.rstrip() + "\n\nIMR ISSUES, DECISIONS AND RATIONALES\n" + "\n\n".join(blocks)
+    heading = "IMR ISSUES, DECISIONS AND RATIONALES"
+    head = head.rstrip()
+    if head.upper().endswith(heading):  # the issues section starts after its own heading
+        head = head[: -len(heading)].rstrip()
+    return head + f"\n\n{heading}\n" + "\n\n".join(blocks)
 
 
 def _norm_index(anchors: Anchors, original: int) -> int:

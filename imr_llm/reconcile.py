@@ -75,6 +75,12 @@ def _find_in_letter(text: str, value: Any) -> tuple[int, int] | None:
     """A span where the letter writes `value` (dates in letter forms), or None."""
     if value is None:
         return None
+    if isinstance(value, list):  # found when every element is; the span covers them all
+        spans = [_find_in_letter(text, v) for v in value]
+        if not spans or any(sp is None for sp in spans):
+            return None
+        found = [sp for sp in spans if sp is not None]
+        return min(a for a, _ in found), max(b for _, b in found)
     candidates = [str(value)]
     iso = parse_date(str(value)) if isinstance(value, str) else None
     if iso:
@@ -193,8 +199,10 @@ def reconcile(
             prior_treatments=m.get("prior_treatments") or base.clinical.prior_treatments,
             summary=m.get("clinical_summary") or base.clinical.summary,
         )
-        r.add(FindingKind.MODEL_ONLY, "clinical", {}, None,
-              "clinical details are model-written (unverified)")
+        if any(m.get(k) for k in ("diagnoses", "body_parts", "prior_treatments",
+                                  "clinical_summary")):
+            r.add(FindingKind.MODEL_ONLY, "clinical", {}, None,
+                  "clinical details are model-written (unverified)")
     summary = summary_text({"age": patient.age, "sex": patient.sex,
                             "case_number": case.case_number,
                             "date_of_injury": case.date_of_injury}, items, outcome)
@@ -219,6 +227,9 @@ def reconcile(
     })
 
 
+_MEASURE_UNITS = r"mg|mcg|µg|g|gm|gms|grams?|kg|ml|mls|cc|l|oz|units?/ml|iu|meq|mm|cm"
+
+
 def _quantity(r: _Reconciler, i: int, b: Item, mi: dict[str, Any]) -> float | None:
     path = f"items[{i}].quantity"
     model_q = mi.get("quantity")
@@ -228,7 +239,9 @@ def _quantity(r: _Reconciler, i: int, b: Item, mi: dict[str, Any]) -> float | No
     start, end = r.prov.get(f"items[{i}].service", (0, 0))
     line = r.text[start:end]
     n = int(model_q) if float(model_q).is_integer() else model_q
-    hit = re.search(rf"(?<![\d.]){re.escape(str(n))}(?![\d.])", line)
+    # A count, not a strength, mass, volume or percentage (SPEC quantity rule 6).
+    hit = re.search(rf"(?<![\d./]){re.escape(str(n))}(?![\d./]|\s*(?:{_MEASURE_UNITS})\b|\s*%)",
+                    line, re.IGNORECASE)
     if hit:
         span = (start + hit.start(), start + hit.end())
         r.prov[path] = span
