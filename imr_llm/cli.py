@@ -180,10 +180,9 @@ def _summarize(args: argparse.Namespace) -> int:
     for _path, rec in records:
         if "error" in rec:
             failed += 1
-            if fmt == "json":
+            if fmt == "json":  # the record for machines on stdout, the line for people
                 print(json.dumps(rec, ensure_ascii=False))
-            else:
-                print(f"imr-llm: error: {rec['error']['message']}", file=sys.stderr)
+            print(f"imr-llm: error: {rec['error']['message']}", file=sys.stderr)
             continue
         _print_one(rec, fmt, single)
     return EXIT_FAILED if failed else EXIT_OK

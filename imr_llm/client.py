@@ -13,6 +13,7 @@ import contextlib
 import email.utils
 import functools
 import json
+import logging
 import math
 import os
 import random
@@ -47,6 +48,38 @@ else:  # pragma: no cover - depends on the installed SDK
     import httpx  # type: ignore[no-redef]  # same API as httpx2
 
 http = httpx  # re-exported for tests that build MockTransports
+
+class _WithholdLetterText(logging.Filter):
+    """Drops instructor's and openai's log records: they quote prompts and model output, which
+    quote the letter.
+
+    Letters are medical records and stay out of logs by default; errors reach the caller as
+    exceptions and findings instead. Settings.log_letter_text (IMR_LOG_LETTER_TEXT=1) lets
+    them through for debugging.
+    """
+
+    allow = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.allow
+
+
+_LOG_FILTER = _WithholdLetterText()
+
+
+def _withhold_instructor_logs(allow: bool) -> None:
+    _LOG_FILTER.allow = allow
+    names = ["instructor", "openai"] + [
+        n for n in logging.Logger.manager.loggerDict
+        if n.startswith(("instructor.", "openai."))
+    ]
+    for name in names:
+        logger = logging.getLogger(name)
+        if _LOG_FILTER not in logger.filters:
+            logger.addFilter(_LOG_FILTER)
+
+
+_withhold_instructor_logs(False)
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
@@ -115,6 +148,10 @@ class _RetryableStatus(Exception):
     def __init__(self, response: httpx.Response) -> None:
         super().__init__(f"HTTP {response.status_code}")
         self.response = response
+
+
+class MalformedResponseError(httpx.TransportError):
+    """A 2xx answer whose JSON body is cut off or is not JSON at all (a broken hop, retried)."""
 
 
 def retry_after_seconds(response: httpx.Response | None) -> float | None:
@@ -236,6 +273,17 @@ class RetryingTransport(httpx.BaseTransport):
                 response.read()
                 response.close()
                 raise _RetryableStatus(response)
+            if 200 <= response.status_code < 300 and "json" in response.headers.get(
+                "content-type", ""
+            ):
+                body = response.read()
+                try:
+                    json.loads(body)
+                except ValueError:  # UnicodeDecodeError is a ValueError too
+                    response.close()
+                    raise MalformedResponseError(
+                        f"HTTP {response.status_code} with a malformed JSON body "
+                        f"({len(body)} bytes)", request=request) from None
             return response
 
         def give_up(state: RetryCallState) -> httpx.Response:
@@ -315,6 +363,7 @@ class OpenAICompatibleClient:
     ) -> None:
         """`transport` is the raw HTTP layer (retries wrap it); `sleep` waits between retries."""
         check_config(settings)
+        _withhold_instructor_logs(settings.log_letter_text)
         self.settings = settings
         self.mode = _mode_for(settings)
         self.transport = RetryingTransport(
@@ -467,6 +516,15 @@ def _transport_cause(exc: BaseException) -> BaseException | None:
 
 
 def _describe(exc: BaseException) -> str:
+    cur: BaseException | None = exc
+    for _ in range(10):
+        if cur is None:
+            break
+        if isinstance(cur, MalformedResponseError):
+            return ("model endpoint kept returning malformed responses (not a JSON chat "
+                    "completion) after retries: check --base-url points at an OpenAI-compatible "
+                    "/v1 endpoint")
+        cur = cur.__cause__ or cur.__context__
     if isinstance(exc, openai.APIStatusError):
         retried = " after retries" if exc.status_code in RETRY_STATUSES else ""
         return (f"model endpoint answered HTTP {exc.status_code}{retried}: "

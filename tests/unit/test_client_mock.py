@@ -499,3 +499,53 @@ def test_tools_mode_keeps_the_raw_answer_when_validation_fails() -> None:
     result = h.call()
     assert result.parsed is None
     assert result.raw_text == args
+
+
+# --- malformed bodies and log hygiene --------------------------------------------------------
+
+
+def malformed(body: bytes) -> Any:
+    return http.Response(200, headers={"content-type": "application/json"}, content=body)
+
+
+@pytest.mark.parametrize("body", [b'{"id": "x", "choi', b"<html>\x00\xff not json"])
+def test_malformed_body_is_retried_by_the_transport_not_reasked(body: bytes) -> None:
+    """A cut-off or non-JSON 200 is retried at the transport; the prompt is never reasked."""
+    h = Harness(Server(malformed(body), ok('{"name": "a", "count": 1}')))
+    result = h.call()
+    assert dumped(result) == {"name": "a", "count": 1}
+    assert len(h.server.requests) == 2
+    assert h.server.bodies[0] == h.server.bodies[1]  # same request resent, no reask text
+    assert result.usage.calls == 1
+
+
+def test_persistently_malformed_bodies_raise_model_call_error() -> None:
+    """Malformed on every attempt: ModelCallError whose message names malformed responses."""
+    h = Harness(Server(*(malformed(b"nope") for _ in range(3))))
+    with pytest.raises(ModelCallError, match="malformed responses"):
+        h.call()
+    assert len(h.server.requests) == 3
+
+
+def test_instructor_logs_are_withheld_by_default(caplog: pytest.LogCaptureFixture) -> None:
+    """A failing validation quotes model output; none of it reaches the logs by default."""
+    answers = [ok('{"name": "SECRET-LETTER-TEXT", "count": "many"}') for _ in range(3)]
+    h = Harness(Server(*answers))
+    with caplog.at_level("DEBUG"):
+        result = h.call()
+    assert result.parsed is None and result.errors
+    assert "SECRET-LETTER-TEXT" not in caplog.text
+
+
+def test_log_letter_text_setting_lets_instructor_logs_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With log_letter_text on (IMR_LOG_LETTER_TEXT=1) instructor's records are kept."""
+    answers = [ok('{"name": "VISIBLE", "count": "many"}') for _ in range(3)]
+    try:
+        h = Harness(Server(*answers), log_letter_text=True)
+        with caplog.at_level("DEBUG"):
+            h.call()
+        assert any(r.name.startswith("instructor") for r in caplog.records)
+    finally:
+        Harness(Server(), log_letter_text=False)  # restore the default filter
