@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imr_llm.errors import BudgetExceededError, ImrError, InputError
+from imr_llm.errors import BudgetExceededError, ConfigError, ImrError, InputError
 from imr_llm.report import error_record
 from imr_llm.settings import Settings
 
@@ -50,10 +50,16 @@ def expand_inputs(specs: Iterable[str]) -> tuple[list[str], list[str]]:
 
     for spec in specs:
         if os.path.isdir(spec):
-            for name in sorted(os.listdir(spec)):
-                full = os.path.join(spec, name)
-                if os.path.isfile(full) and name.lower().endswith(LETTER_SUFFIXES):
-                    add(full)
+            letters = [
+                os.path.join(spec, name)
+                for name in sorted(os.listdir(spec))
+                if name.lower().endswith(LETTER_SUFFIXES)
+                and os.path.isfile(os.path.join(spec, name))
+            ]
+            for full in letters:
+                add(full)
+            if not letters:  # the folder itself, so it fails as "a directory, not a letter"
+                add(spec)
         elif any(ch in spec for ch in "*?[") and not os.path.exists(spec):
             matches = sorted(glob.glob(spec, recursive=True))
             files = [m for m in matches if os.path.isfile(m)]
@@ -96,7 +102,13 @@ def summarize_record(path: str, settings: Settings) -> dict[str, Any]:
 
 
 def _worker(path: str, settings: Settings) -> str:
-    return json.dumps(summarize_record(path, settings), ensure_ascii=False)
+    record = summarize_record(path, settings)
+    line = json.dumps(record, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8 (surrogate-escaped bytes)
+        line = json.dumps(record)  # \udcXX escapes: valid JSON, the same path on resume
+    return line
 
 
 def read_done(out: Path) -> set[tuple[str, str | None]]:
@@ -151,8 +163,14 @@ class BatchStats:
         return time.perf_counter() - self.started
 
 
-class _Stop(Exception):
-    pass
+class _Stop(BaseException):
+    """SIGTERM: a BaseException, so summarize_record's catch-all cannot record it as an error."""
+
+
+def _ignore_stop_signals() -> None:
+    """Worker processes leave SIGINT/SIGTERM to the parent, which stops the pool cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def run_batch(
@@ -165,8 +183,18 @@ def run_batch(
     missing: Iterable[str] = (),
 ) -> BatchStats:
     """Summarize `paths` into `out` (JSONL), skipping those already recorded there."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = read_done(out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a directory: pass a file, e.g. {out / 'results.jsonl'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "a", encoding="utf-8"):  # writable? (a usage error, not a letter's)
+            pass
+        done = read_done(out)
+    except OSError as exc:
+        raise ConfigError(
+            f"--out {out}: cannot write results there ({exc.strerror or exc}): "
+            "pass a file path in a writable folder, e.g. results.jsonl"
+        ) from None
     stats = BatchStats()
     todo: list[str] = []
     for p in paths:
@@ -242,13 +270,19 @@ def _run(
             yield _worker(p, settings)
         return
     pool: ProcessPoolExecutor | ThreadPoolExecutor
-    pool = ThreadPoolExecutor(workers) if llm else ProcessPoolExecutor(workers)
+    if llm:
+        pool = ThreadPoolExecutor(workers)
+    else:
+        pool = ProcessPoolExecutor(workers, initializer=_ignore_stop_signals)
     pending: set[Future[str]] = set()
+    # Model calls cost money: never queue more than are running, so a stop (budget, signal)
+    # abandons no paid work. Local work keeps a short queue to hide scheduling gaps.
+    cap = workers if llm else workers * 4
     it = iter(todo)
     try:
         for p in it:
             pending.add(pool.submit(_worker, p, settings))
-            if len(pending) >= workers * 4:
+            if len(pending) >= cap:
                 break
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -258,7 +292,7 @@ def _run(
                 return
             for p in it:
                 pending.add(pool.submit(_worker, p, settings))
-                if len(pending) >= workers * 4:
+                if len(pending) >= cap:
                     break
     finally:
         for fut in pending:

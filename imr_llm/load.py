@@ -62,6 +62,8 @@ def _from_path(path: Path, given: str) -> Letter:
         raise InputError(f"{given}: no such file") from None
     except OSError as exc:
         raise InputError(f"{given}: cannot read ({exc.strerror or exc})") from None
+    except ValueError:  # os.stat refuses a NUL byte in a path
+        raise InputError(f"{given!r}: not a usable file name (it contains a NUL byte)") from None
     if path.is_dir():
         raise InputError(f"{given}: is a directory, not a letter")
     if size > MAX_INPUT_BYTES:
