@@ -23,6 +23,7 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     wait,
 )
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,13 @@ def _worker(path: str, settings: Settings) -> str:
 
 def read_done(out: Path) -> set[tuple[str, str | None]]:
     """(path, sha256) of every complete record in `out`; drops a torn last line in place."""
-    done: set[tuple[str, str | None]] = set()
+    return set(read_recorded(out))
+
+
+def read_recorded(out: Path) -> dict[tuple[str, str | None], bool]:
+    """(path, sha256) -> whether its record is an error, for every complete record in `out`;
+    drops a torn last line in place."""
+    done: dict[tuple[str, str | None], bool] = {}
     if not out.exists():
         return done
     data = out.read_bytes()
@@ -128,7 +135,7 @@ def read_done(out: Path) -> set[tuple[str, str | None]]:
         except json.JSONDecodeError:
             continue
         src = rec.get("source") or {}
-        done.add((str(src.get("path")), src.get("sha256")))
+        done[(str(src.get("path")), src.get("sha256"))] = "error" in rec
     return done
 
 
@@ -138,6 +145,7 @@ class BatchStats:
     skipped: int = 0
     done: int = 0
     failed: int = 0
+    failed_earlier: int = 0  # skipped inputs whose recorded result is an error
     outcomes: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     tokens: int = 0
@@ -189,7 +197,7 @@ def run_batch(
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out, "a", encoding="utf-8"):  # writable? (a usage error, not a letter's)
             pass
-        done = read_done(out)
+        done = read_recorded(out)
     except OSError as exc:
         raise ConfigError(
             f"--out {out}: cannot write results there ({exc.strerror or exc}): "
@@ -201,9 +209,11 @@ def run_batch(
         sha = file_sha256(p)
         if (p, sha) in done:
             stats.skipped += 1
+            stats.failed_earlier += done[(p, sha)]
         else:
             todo.append(p)
     missing_todo = [m for m in missing if (m, None) not in done]
+    stats.failed_earlier += sum(1 for m in missing if done.get((m, None)))
     stats.total = len(todo) + len(missing_todo)
     llm = settings.resolved_backend() == "llm"
     workers = concurrency or (4 if llm else (os.cpu_count() or 1))
@@ -269,32 +279,67 @@ def _run(
                 return
             yield _worker(p, settings)
         return
-    pool: ProcessPoolExecutor | ThreadPoolExecutor
-    if llm:
-        pool = ThreadPoolExecutor(workers)
-    else:
-        pool = ProcessPoolExecutor(workers, initializer=_ignore_stop_signals)
-    pending: set[Future[str]] = set()
+    def new_pool() -> ProcessPoolExecutor | ThreadPoolExecutor:
+        if llm:
+            return ThreadPoolExecutor(workers)
+        return ProcessPoolExecutor(workers, initializer=_ignore_stop_signals)
+
+    pool = new_pool()
+    pending: dict[Future[str], str] = {}
     # Model calls cost money: never queue more than are running, so a stop (budget, signal)
     # abandons no paid work. Local work keeps a short queue to hide scheduling gaps.
     cap = workers if llm else workers * 4
     it = iter(todo)
-    try:
+
+    def fill() -> None:
         for p in it:
-            pending.add(pool.submit(_worker, p, settings))
+            pending[pool.submit(_worker, p, settings)] = p
             if len(pending) >= cap:
                 break
+
+    try:
+        fill()
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, _ = wait(set(pending), return_when=FIRST_COMPLETED)
+            suspects: list[str] = []
             for fut in finished:
-                yield fut.result()
+                path = pending.pop(fut)
+                try:
+                    line = fut.result()
+                except BrokenProcessPool:
+                    suspects.append(path)
+                    continue
+                yield line
+            if suspects:
+                # A worker process died (a crash in the PDF library, the OOM killer): every
+                # letter in flight is suspect. Re-run each alone so only the culprit fails.
+                suspects += list(pending.values())
+                pending.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                for path in suspects:
+                    if stop.is_set():
+                        return
+                    yield _isolated(path, settings)
+                pool = new_pool()
             if stop.is_set():
                 return
-            for p in it:
-                pending.add(pool.submit(_worker, p, settings))
-                if len(pending) >= cap:
-                    break
+            fill()
     finally:
         for fut in pending:
             fut.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _isolated(path: str, settings: Settings) -> str:
+    """One letter in its own process; an error record when that process dies too."""
+    with ProcessPoolExecutor(1, initializer=_ignore_stop_signals) as one:
+        try:
+            return one.submit(_worker, path, settings).result()
+        except BrokenProcessPool:
+            rec = error_record(
+                path, "WorkerCrashError",
+                f"{path}: the worker process died while reading this letter (a crash in the "
+                "PDF library, or out of memory); the other letters are not affected",
+            )
+            rec["source"]["sha256"] = file_sha256(path)
+            return json.dumps(rec)

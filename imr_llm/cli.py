@@ -7,6 +7,7 @@ error. Errors print one line; set IMR_DEBUG=1 for tracebacks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -108,6 +109,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 file name must not crash output
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -133,6 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("imr-llm: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `imr-llm ... | head`: the reader left; stop quietly like cat does
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as exc:  # pragma: no cover - last resort: one line, not a traceback
         if os.environ.get("IMR_DEBUG"):
             raise
@@ -303,12 +313,14 @@ def _batch(
     if llm:
         table.add_row("tokens", f"{stats.tokens:,}")
         table.add_row("cost (USD)", f"{stats.cost_usd:.4f}")
+    if stats.failed_earlier:
+        table.add_row("[red]failed in an earlier run[/red]", str(stats.failed_earlier))
     table.add_row("seconds", f"{stats.elapsed:.1f}")
     console.print(table)
     if stats.stopped_early:
         console.print(f"[yellow]stopped early: {stats.stopped_early}[/yellow]")
         return EXIT_FAILED
-    return EXIT_FAILED if stats.failed else EXIT_OK
+    return EXIT_FAILED if stats.failed or stats.failed_earlier else EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -392,6 +392,20 @@ class ResultsFile:
     lines: int
     blank_lines: int
     torn_lines: int
+    superseded: int = 0
+
+
+def latest_per_path(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The last record of each input path (a re-run after a file changed appends a newer one),
+    in file order; plus how many older records were dropped."""
+    last: dict[str, int] = {}
+    for k, rec in enumerate(records):
+        path = (rec.get("source") or {}).get("path")
+        if path is not None:
+            last[str(path)] = k
+    keep = [rec for k, rec in enumerate(records)
+            if (p := (rec.get("source") or {}).get("path")) is None or last[str(p)] == k]
+    return keep, len(records) - len(keep)
 
 
 def read_results(path: str | Path) -> ResultsFile:
@@ -424,7 +438,8 @@ def read_results(path: str | Path) -> ResultsFile:
             records.append(obj)
         else:
             torn += 1
-    return ResultsFile(str(p), records, lines, blank, torn)
+    records, superseded = latest_per_path(records)
+    return ResultsFile(str(p), records, lines, blank, torn, superseded)
 
 
 # ---------------------------------------------------------------------------------------------

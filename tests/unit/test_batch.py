@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -291,11 +290,6 @@ def test_sigterm_inside_a_letter_is_not_recorded_as_its_error(
     assert {r["source"]["path"] for r in final if "error" in r} == {str(p) for p in broken}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=BrokenProcessPool,
-    reason="known bug: a worker process that dies aborts the whole batch (see batch._run)",
-)
 def test_worker_crash_is_recorded_and_the_batch_goes_on(
     inputs: tuple[Path, list[Path], list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -311,6 +305,8 @@ def test_worker_crash_is_recorded_and_the_batch_goes_on(
     assert paths_of(recs) == Counter(paths)
     errors = {r["source"]["path"]: r["error"] for r in recs if "error" in r}
     assert set(errors) == {str(p) for p in broken} | {str(crash)}
+    assert errors[str(crash)]["type"] == "WorkerCrashError"
+    assert run_batch(paths, out, RULES, concurrency=2).done == 0  # resume: nothing redone
 
 
 def wait_for_lines(out: Path, proc: subprocess.Popen[bytes], want: int, deadline_s: float) -> int:

@@ -398,3 +398,35 @@ def test_readme_documents_the_size_limits() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"{MAX_INPUT_BYTES // 2**20} MiB" in readme
     assert f"{MAX_TEXT_CHARS:,} characters" in readme
+
+
+def test_rerun_of_a_batch_with_recorded_failures_still_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A finished batch re-run skips everything but still reports its failed inputs (exit 1)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.txt").write_text(letter(real_letters()[0].stem).read_text())
+    (folder / "empty.txt").write_bytes(b"")
+    out = tmp_path / "results.jsonl"
+    assert main(["summarize", str(folder), "--out", str(out)]) == 1
+    lines = out.read_text().splitlines()
+    assert main(["summarize", str(folder), "--out", str(out)]) == 1
+    assert out.read_text().splitlines() == lines  # nothing redone
+    (folder / "empty.txt").unlink()
+    assert main(["summarize", str(folder), "--out", str(out)]) == 0
+
+
+def test_output_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    """`imr-llm summarize ... | head -c 10`: no traceback and no 'internal error' on stderr."""
+    many = [str(p) for p in real_letters()[:40]]  # far more JSON than a pipe buffer holds
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imr_llm.cli", "summarize", *many, "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()  # the reader goes away mid-output
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "internal error" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 from pathlib import Path
@@ -143,6 +144,9 @@ def item(
     }
 
 
+_SERIAL = itertools.count()  # each record its own input path, as in a real batch
+
+
 def letter(
     items: list[dict[str, Any]], specialties: list[str] | None = None, outcome: str | None = None
 ) -> dict[str, Any]:
@@ -150,7 +154,7 @@ def letter(
     decisions = {i.get("decision") for i in items if isinstance(i, dict)}
     return {
         "schema_version": "1",
-        "source": {"format": "dwc-2014", "path": "x.txt", "sha256": "0" * 64},
+        "source": {"format": "dwc-2014", "path": f"x{next(_SERIAL)}.txt", "sha256": "0" * 64},
         "case": {"case_number": "CM16-0000001"},
         "reviewer": {
             "licensure_states": ["California"],
@@ -458,3 +462,17 @@ def test_missing_matplotlib_raises_config_error(
     )
     with pytest.raises(ConfigError, match=r"pip install 'imr-llm\[stats\]'"):
         run_stats_cli(args)
+
+
+def test_a_re_summarized_file_counts_once_with_its_latest_record(tmp_path):
+    """A results file with two records for one path (the file changed) keeps the newer one."""
+    from imr_llm.stats import read_results
+
+    old = {"source": {"path": "a.txt", "sha256": "1"}, "items": [], "outcome": "upheld"}
+    new = {"source": {"path": "a.txt", "sha256": "2"}, "items": [], "outcome": "overturned"}
+    other = {"source": {"path": "b.txt", "sha256": "3"}, "items": [], "outcome": "upheld"}
+    f = tmp_path / "r.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in (old, other, new)) + "\n")
+    res = read_results(f)
+    assert [r["source"]["sha256"] for r in res.records] == ["3", "2"]
+    assert res.superseded == 1
