@@ -40,6 +40,7 @@ _DIAGNOSES = re.compile(
     r"(?:\s+(?:with|as|of))?\s*(?:include[sd]?|included|:)?\s*)(?P<v>[^.;]{3,300})",
     re.IGNORECASE,
 )
+_DIAG_LEAD = re.compile(r"^(?:as\s+)?having\s+(?:a\s+)?", re.IGNORECASE)
 _PRIOR = re.compile(
     r"(?:prior\s+treatments?|treatments?\s+to\s+date|previous\s+treatments?|treatment\s+history|"
     r"has\s+been\s+treated\s+with|has\s+received|treatment\s+has\s+included|"
@@ -170,7 +171,7 @@ def _clinical(anchors: Anchors) -> Clinical:
     diagnoses: list[str] = []
     for m in _DIAGNOSES.finditer(body):
         for part in re.split(r",\s*|\s+and\s+", m.group("v")):
-            part = squash(part).strip(" \"'”“")
+            part = _DIAG_LEAD.sub("", squash(part)).strip(" \"'”“")
             if 2 < len(part) < 120 and part.lower() not in (d.lower() for d in diagnoses):
                 diagnoses.append(part)
         if len(diagnoses) >= 12:
@@ -351,8 +352,10 @@ def summary_text(summary_fields: dict[str, Any], items: list[Item], outcome: Out
     first = next((i for i in items if i.rationale_summary), None)
     if first is not None:
         reason = first.rationale_summary
-        if len(reason) > 350:
-            reason = reason[:347].rsplit(" ", 1)[0] + "..."
+        if len(reason) > 450:  # cut at a clause boundary when there is one, else a word
+            head = reason[:447]
+            cut = max(head.rfind(", "), head.rfind("; "))
+            reason = (head[:cut] if cut > 200 else head.rsplit(" ", 1)[0]) + " ..."
         why = f" Why ({first.service}): {reason}"
     return f"{s1} {s2}{why}".strip()
 

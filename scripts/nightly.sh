@@ -44,7 +44,7 @@ elif "$BIN/python" -c "import sys; from imr_llm.local_server import server_avail
     sleep 0.5
   done
   run llm-local evals/baselines/llm-local.json --backend llm --model local \
-    --base-url "http://127.0.0.1:$port/v1" --limit "$limit"
+    --base-url "http://127.0.0.1:$port/v1" --limit "$limit" --max-tokens 700 --reasks 1
 else
   echo "== nightly: no model configured and no local model installed; rules only" >&2
 fi
