@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from imr_llm.review import Highlight, field_anchor, highlight_letter
+from imr_llm.review import BASE_CSS, Highlight, field_anchor, highlight_letter
 from imr_llm.scoring import DATE_FIELDS, GOOD
 
 __all__ = ["eval_report_html", "eval_report_markdown", "needs_diff"]
@@ -784,32 +784,12 @@ def eval_report_html(run: dict[str, Any], texts: Mapping[str, str] | None = None
     return _Report(run, texts or {}).render()
 
 
-_CSS = """
-:root { color-scheme: light; --ink: #1f2328; --muted: #59636e; --line: #d1d9e0;
-  --bg: #f5f6f8; --card: #fff; --red: #b42318; --red-bg: #fee4e2; --green: #067647;
-  --green-bg: #dcfae6; --amber: #b54708; --amber-bg: #fef0c7; --blue: #1d4ed8; }
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--ink);
-  font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-  sans-serif; }
-main { max-width: 1120px; margin: 0 auto; padding: 28px 24px 64px; }
-h1 { font-size: 28px; line-height: 1.2; margin: 2px 0 6px; display: flex; align-items: center;
-  gap: 14px; flex-wrap: wrap; letter-spacing: -0.01em; }
-h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .06em; color: var(--muted);
-  margin: 0 0 12px; }
-h2.second { margin-top: 20px; }
+_CSS = BASE_CSS + """h2.second { margin-top: 20px; }
 h3 { font-size: 15px; margin: 18px 0 6px; }
-.eyebrow { font-size: 13px; color: var(--muted); text-transform: uppercase;
-  letter-spacing: .06em; }
-.top { margin-bottom: 18px; }
 .meta { margin: 0; color: var(--muted); font-size: 14px; }
-.badge { font-size: 14px; font-weight: 700; text-transform: uppercase; letter-spacing: .05em;
-  padding: 4px 12px; border-radius: 999px; border: 1px solid; }
 .badge-ok { color: var(--green); background: var(--green-bg); border-color: #75e0a7; }
 .badge-warn { color: var(--amber); background: var(--amber-bg); border-color: #fec84b; }
 .badge-bad { color: var(--red); background: var(--red-bg); border-color: #fda29b; }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
-  padding: 18px 22px; margin: 0 0 18px; }
 .verdict { border-left: 5px solid var(--blue); }
 .plain { margin: 0; font-size: 17px; line-height: 1.6; }
 a { color: var(--blue); }
@@ -855,8 +835,6 @@ details.tests summary { cursor: pointer; color: var(--muted); font-size: 14px; m
 .tier-poor .bar span { background: #f04438; }
 .metric .sub { font-size: 12.5px; color: var(--muted); }
 .sub { font-size: 13px; color: var(--muted); }
-.table-wrap { overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; }
 th { text-align: left; font-size: 12px; text-transform: uppercase; letter-spacing: .05em;
   color: var(--muted); font-weight: 600; padding: 6px 10px; border-bottom: 2px solid var(--line);
   vertical-align: bottom; }
@@ -873,8 +851,6 @@ td.rawcol { color: var(--muted); }
 .field-table tbody th { white-space: nowrap; }
 .legend { font-size: 13px; color: var(--muted); margin: 10px 0 0; }
 .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
-.grid > .card { margin: 0 0 18px; }
-@media (max-width: 820px) { .grid { grid-template-columns: 1fr; } }
 .confusion .plain { margin-bottom: 12px; font-size: 15px; }
 .usage .plain { font-size: 15px; }
 table.cm { width: auto; }
@@ -887,7 +863,6 @@ td.cm-right { background: var(--green-bg); color: var(--green); }
 td.cm-wrong { background: #fda29b; color: #7a271a; }
 td.cm-zero { background: #f6f8fa; color: #aab2bd; font-weight: 400; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
-dt { color: var(--muted); font-size: 14px; }
 dd { margin: 0; font-weight: 500; font-variant-numeric: tabular-nums; }
 .ok { margin: 0; color: var(--green); font-weight: 600; font-size: 16px; }
 .letters .legend { margin: 0 0 12px; }
@@ -929,7 +904,6 @@ a.jump { text-decoration: none; border-bottom: 1px dotted currentColor; white-sp
   max-width: 100ch; color: #24292f; background: #fbfcfd; border: 1px solid #d1d9e0;
   border-radius: 8px; padding: 14px 18px; max-height: 460px; overflow-y: auto;
   scroll-padding: 120px 0; }
-mark.hl { color: inherit; background: transparent; border-radius: 3px; }
 mark.hl.bad { background: #fecdca; box-shadow: inset 0 -2px 0 #d92d20; padding: 0 2px;
   font-weight: 700; }
 mark.prov[data-label]::before { content: attr(data-label); font: 600 10px/1 system-ui,
@@ -940,9 +914,6 @@ mark.prov { scroll-margin: 120px 0; }
 mark.prov:target { outline: 3px solid var(--blue); outline-offset: 2px; }
 .foot { color: var(--muted); font-size: 12.5px; margin-top: 24px; }
 .foot p { margin: 0 0 4px; }
-.totop { position: fixed; right: 18px; bottom: 18px; background: #fff; color: var(--blue);
-  border: 1px solid var(--line); border-radius: 999px; padding: 6px 12px; font-size: 13px;
-  text-decoration: none; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
 @media print {
   body { background: #fff; font-size: 11pt; }
   main { max-width: none; padding: 0; }

@@ -480,12 +480,12 @@ def review_page(summary: LetterSummary, text: str) -> str:
     return _Page(summary, text).render()
 
 
-_CSS = """
+# Shared with the eval report (evalreport.py): palette, type, cards, tables, print.
+BASE_CSS = """
 :root { color-scheme: light; --ink: #1f2328; --muted: #59636e; --line: #d1d9e0;
   --bg: #f5f6f8; --card: #fff; --red: #b42318; --red-bg: #fee4e2; --green: #067647;
   --green-bg: #dcfae6; --amber: #b54708; --amber-bg: #fef0c7; --blue: #1d4ed8; }
 * { box-sizing: border-box; }
-html { scroll-behavior: auto; }
 body { margin: 0; background: var(--bg); color: var(--ink);
   font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
   sans-serif; }
@@ -497,21 +497,30 @@ h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .06em; color: v
 .eyebrow { font-size: 13px; color: var(--muted); text-transform: uppercase;
   letter-spacing: .06em; }
 .top { margin-bottom: 18px; }
+.badge { font-size: 14px; font-weight: 700; text-transform: uppercase; letter-spacing: .05em;
+  padding: 4px 12px; border-radius: 999px; border: 1px solid; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
+  padding: 18px 22px; margin: 0 0 18px; }
+.grid > .card { margin: 0 0 18px; }
+@media (max-width: 820px) { .grid { grid-template-columns: 1fr; } }
+dt { color: var(--muted); font-size: 14px; }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; }
+mark.hl { color: inherit; background: transparent; border-radius: 3px; }
+.totop { position: fixed; right: 18px; bottom: 18px; background: #fff; color: var(--blue);
+  border: 1px solid var(--line); border-radius: 999px; padding: 6px 12px; font-size: 13px;
+  text-decoration: none; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
+"""
+
+_CSS = BASE_CSS + """html { scroll-behavior: auto; }
 .meta, .badge-note { margin: 0; color: var(--muted); font-size: 14px; }
 .badge-note { color: var(--ink); font-size: 15px; }
 .src { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
-.badge { font-size: 14px; font-weight: 700; text-transform: uppercase; letter-spacing: .05em;
-  padding: 4px 12px; border-radius: 999px; border: 1px solid; }
 .outcome-upheld { color: var(--red); background: var(--red-bg); border-color: #fda29b; }
 .outcome-overturned { color: var(--green); background: var(--green-bg); border-color: #75e0a7; }
 .outcome-mixed { color: var(--amber); background: var(--amber-bg); border-color: #fec84b; }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
-  padding: 18px 22px; margin: 0 0 18px; }
 .grid { display: grid; grid-template-columns: minmax(280px, 1fr) 1.5fr; gap: 18px; }
-.grid > .card { margin: 0 0 18px; }
-@media (max-width: 820px) { .grid { grid-template-columns: 1fr; } }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 6px 16px; margin: 0; }
-dt { color: var(--muted); font-size: 14px; }
 dd { margin: 0; font-weight: 500; }
 .clinical { margin-top: 12px; padding-top: 12px; border-top: 1px solid var(--line); }
 .clinical dd { font-weight: 400; }
@@ -522,8 +531,6 @@ a.jump:hover, a.jump:focus { background: #eef4ff; border-bottom-style: solid; }
 a.jump.small { font-size: 13px; white-space: nowrap; }
 .flagged { outline: 2px solid var(--red); outline-offset: 2px; border-radius: 2px; }
 .flagged-missing { outline: 2px dashed #f79009; outline-offset: 2px; border-radius: 2px; }
-.table-wrap { overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; }
 th { text-align: left; font-size: 12px; text-transform: uppercase; letter-spacing: .05em;
   color: var(--muted); font-weight: 600; padding: 6px 10px; border-bottom: 2px solid var(--line);
   white-space: nowrap; }
@@ -572,7 +579,6 @@ details.agree summary { cursor: pointer; color: var(--muted); font-size: 14px;
   display: flex; flex-wrap: wrap; gap: 4px 22px; }
 .letter { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 15px; line-height: 1.7;
   max-width: 100ch; margin: 0 auto; color: #24292f; }
-mark.hl { color: inherit; background: transparent; border-radius: 3px; }
 mark.hl.strong { background: #fff1a8; box-shadow: inset 0 -2px 0 #e2b203; padding: 0 1px; }
 mark.hl.strong.k-service { background: #dbe8ff; box-shadow: inset 0 -2px 0 #6d9bf1; }
 mark.hl.strong.k-quantity { background: #ffe0b8; box-shadow: inset 0 -2px 0 #f08c00; }
@@ -599,9 +605,6 @@ mark.prov, .finding { scroll-margin-top: 35vh; }
 mark.prov:target, .finding:target { outline: 3px solid var(--blue); outline-offset: 2px;
   animation: flash 1.6s ease-out 1; }
 @keyframes flash { from { background: #93c5fd; } }
-.totop { position: fixed; right: 18px; bottom: 18px; background: #fff; color: var(--blue);
-  border: 1px solid var(--line); border-radius: 999px; padding: 6px 12px; font-size: 13px;
-  text-decoration: none; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
 @media print {
   body { background: #fff; font-size: 11pt; }
   main { max-width: none; padding: 0; }

@@ -27,6 +27,8 @@ from difflib import SequenceMatcher
 from enum import StrEnum
 from typing import Any, Final, Literal
 
+from imr_llm.anchors import MONTH_NAMES
+
 JsonDict = dict[str, Any]
 Verdict = Literal["correct", "wrong", "hallucinated", "missed", "correct_null"]
 VERDICTS: Final[tuple[Verdict, ...]] = (
@@ -581,20 +583,7 @@ _NUMBER_WORD = re.compile(
     + "|".join((*_SMALL_NUMBERS, *_TENS[2:], "hundred", "once", "twice", "thrice"))
     + r")\b"
 )
-_MONTHS: Final[tuple[str, ...]] = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
+_MONTHS: Final[tuple[str, ...]] = MONTH_NAMES
 _SEX_NOUNS: Final[Mapping[str, str]] = {
     "male": r"male|man|gentleman",
     "female": r"female|woman|lady",

@@ -14,15 +14,12 @@ import pytest
 from imr_llm.evalrun import gate, headline, run_eval, write_reports
 from imr_llm.load import load_letter
 from imr_llm.settings import Settings
+from tests.browser.conftest import OpenPage, needs_chromium
 from tests.helpers import EVAL_LETTERS, GOLD
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 SCREENSHOT = Path("/tmp/eval_report.png")
 # A perfect letter, one with a real unit slip, and two whose labels we break on purpose.
 STEMS = ("CM16-0219557", "CM16-0230548", "CM16-0242419", "CM17-0007300")
@@ -30,7 +27,7 @@ WRONG_QTY, WRONG_DECISION = "CM16-0230548", "CM16-0242419"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
+    needs_chromium,
 ]
 
 
@@ -42,18 +39,6 @@ class Opened:
     page: Page
     console_errors: list[str]
     requests: list[str]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="python playwright is not installed")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _plant_errors(gold_dir: Path) -> None:
@@ -98,20 +83,10 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def opened(report: Path, browser: Browser) -> Iterator[Opened]:
+def opened(report: Path, open_page: OpenPage) -> Iterator[Opened]:
     run = json.loads((report / "run.json").read_text(encoding="utf-8"))
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    requests: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: requests.append(r.url))
-    page.goto((report / "report.html").as_uri())
-    page.wait_for_load_state("load")
-    try:
-        yield Opened(run, page, errors, requests)
-    finally:
-        page.close()
+    page, errors, requests = open_page(report / "report.html")
+    yield Opened(run, page, errors, requests)
 
 
 def test_page_loads_without_console_errors_or_outside_requests(opened: Opened) -> None:

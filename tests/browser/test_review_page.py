@@ -14,21 +14,18 @@ from imr_llm import summarize
 from imr_llm.load import load_letter
 from imr_llm.review import field_anchor, review_page
 from imr_llm.schema import LetterSummary
+from tests.browser.conftest import OpenPage, needs_chromium
 from tests.helpers import EVAL_LETTERS, EXAMPLE, LETTERS
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 SCREENSHOTS = {"CM17-0007142": Path("/tmp/review_CM17-0007142.png"),
                "example": Path("/tmp/review_example.png")}
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
+    needs_chromium,
 ]
 
 
@@ -50,20 +47,8 @@ def _letter_path(name: str) -> Path:
     return LETTERS / f"{name}.txt"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="python playwright is not installed")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 @pytest.fixture(params=["CM17-0007142", "example"])
-def rendered(request: pytest.FixtureRequest, browser: Browser,
+def rendered(request: pytest.FixtureRequest, open_page: OpenPage,
              tmp_path: Path) -> Iterator[Rendered]:
     name: str = request.param
     path = _letter_path(name)
@@ -73,18 +58,8 @@ def rendered(request: pytest.FixtureRequest, browser: Browser,
     text = load_letter(path).text
     out = tmp_path / f"review_{name}.html"
     out.write_text(review_page(summary, text), encoding="utf-8")
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    requests: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: requests.append(r.url))
-    page.goto(out.as_uri())
-    page.wait_for_load_state("load")
-    try:
-        yield Rendered(name, summary, text, page, errors, requests)
-    finally:
-        page.close()
+    page, errors, requests = open_page(out)
+    yield Rendered(name, summary, text, page, errors, requests)
 
 
 def _collapse(s: str) -> str:
