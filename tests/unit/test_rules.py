@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from imr_llm import InputError, summarize
+from imr_llm.load import load_letter
 from imr_llm.schema import Decision, FindingKind, Outcome
-from tests.helpers import GOLD, real_letters, real_pdfs
+from imr_llm.scoring import provenance_validity
+from tests.helpers import EVAL_LETTERS, EXAMPLE, GOLD, real_letters, real_pdfs
 
 
 def test_example_letter_summary(example_path: Path) -> None:
@@ -95,6 +98,32 @@ def test_all_real_letters_summarize_with_consistent_items() -> None:
         for item in s.items:
             assert item.medically_necessary is (item.decision is Decision.OVERTURNED)
         assert not [f for f in s.findings if f.kind is FindingKind.CONFLICT], path.name
+
+
+def _decision_lines(text: str) -> int:
+    """Decision lines counted independently of the anchors: ': Upheld' / ': Overturned'."""
+    return len(re.findall(r":\s*(?:Upheld|Overturned)\b", text))
+
+
+@pytest.mark.parametrize("kind", ["txt", "pdf"])
+def test_every_real_letter_pairs_decision_lines_with_items_and_valid_spans(kind: str) -> None:
+    """All 144 letters (text and PDF) and the example: one item per decision line, every item
+    decided, and every provenance span inside the input and containing its value."""
+    paths = real_letters() if kind == "txt" else real_pdfs()
+    if kind == "txt":
+        paths = [*paths, EXAMPLE if EXAMPLE.exists() else EVAL_LETTERS / "example_letter.txt"]
+    if not paths:
+        pytest.skip("shared letters not present")
+    for path in paths:
+        s = summarize(path, backend="rules")
+        text = load_letter(path).text
+        assert len(s.items) == _decision_lines(text), path.name
+        assert all(i.decision in (Decision.UPHELD, Decision.OVERTURNED) for i in s.items)
+        pred = s.model_dump(mode="json")
+        valid, total, problems = provenance_validity(pred, text)
+        assert valid == total and not problems, (path.name, problems[:3])
+        for req in ("items[0].service", "items[0].decision"):
+            assert req in s.provenance, (path.name, req)
 
 
 @pytest.mark.skipif(not real_pdfs(), reason="shared PDFs not present")
