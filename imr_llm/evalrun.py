@@ -103,8 +103,14 @@ def run_eval(
         per_letter[stem] = record
         if progress is not None:
             progress(stem, record)
+        if settings.max_cost_usd is not None and usage["cost_usd"] >= settings.max_cost_usd:
+            stopped = (f"--max-cost {settings.max_cost_usd} reached after {len(per_letter)} of "
+                       f"{len(pairs)} letters (${usage['cost_usd']:.6f} spent)")
+            break
+    else:
+        stopped = None
     elapsed = time.perf_counter() - started
-    n = len(pairs)
+    n = len(per_letter)
     run: dict[str, Any] = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": {"backend": settings.resolved_backend(), "model": settings.model,
@@ -118,6 +124,7 @@ def run_eval(
         "usage": {**usage, "per_letter": {k: (v / n if isinstance(v, (int, float)) else v)
                                           for k, v in usage.items()}},
         "elapsed_s": round(elapsed, 3),
+        "stopped_early": stopped,
     }
     if llm:
         run["raw_totals"] = aggregate(raw_scores)
@@ -221,6 +228,12 @@ def run_eval_cli(args: argparse.Namespace, settings: Settings) -> int:
     if "raw_totals" in run:
         run["raw_headline"] = headline(run["raw_totals"])
     code = EXIT_OK
+    if run["stopped_early"]:
+        # An incomplete run cannot be gated or blessed: report what was scored, exit 2.
+        write_reports(run, out)
+        _print_summary(run, out, console)
+        console.print(f"stopped early: {run['stopped_early']}; not gated, not blessed")
+        return EXIT_USAGE
     if baseline is not None:
         run["gate"] = gate(run, baseline)
         run["gate"]["baseline"] = args.baseline

@@ -158,3 +158,23 @@ def test_baseline_that_is_not_a_run_exits_2(subset, tmp_path, capsys):
                  "--baseline", str(bogus))
     assert code == 2
     assert "not a run.json" in capsys.readouterr().err
+
+
+def test_max_cost_stops_an_llm_eval_cleanly(subset, tmp_path, monkeypatch, capsys):
+    """A priced model over budget after the first letter: the run stops, reports, exits 2."""
+    import imr_llm.client
+    from imr_llm.testing import FakeClient
+
+    letters, gold, stems = subset
+    fake = FakeClient(lambda call: "not JSON at all", model="gpt-4o-mini")
+    monkeypatch.setattr(imr_llm.client, "OpenAICompatibleClient", lambda settings: fake)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
+    out = tmp_path / "run"
+    code = main(["eval", "--backend", "llm", "--model", "gpt-4o-mini", "--letters", str(letters),
+                 "--gold", str(gold), "--out", str(out), "--no-cache", "--max-cost", "0.00001"])
+    assert code == 2
+    run = json.loads((out / "run.json").read_text())
+    assert len(run["letters"]) == 1 < len(stems)
+    assert run["stopped_early"].startswith("--max-cost")
+    assert run["usage"]["cost_usd"] > 0.00001
+    assert "stopped early: --max-cost" in capsys.readouterr().err
