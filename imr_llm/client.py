@@ -36,7 +36,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from imr_llm.errors import ConfigError, ModelCallError
+from imr_llm.errors import ConfigError, ContextLengthError, ModelCallError
 from imr_llm.schema import Usage
 from imr_llm.settings import Settings
 
@@ -435,10 +435,10 @@ class OpenAICompatibleClient:
         except InstructorRetryException as exc:
             transport = _transport_cause(exc)
             if transport is not None:
-                raise ModelCallError(_describe(transport), original=transport) from None
+                raise _call_error(transport) from None
             errors.append(_short(str(getattr(exc, "__cause__", None) or exc)))
         except (openai.APIError, httpx.HTTPError) as exc:
-            raise ModelCallError(_describe(exc), original=exc) from None
+            raise _call_error(exc) from None
         usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
         usage.cost_usd = cost_usd(self.settings.model, usage.prompt_tokens, usage.completion_tokens)
         return CallResult(parsed=parsed, raw_text=texts[-1] if texts else None,
@@ -500,6 +500,21 @@ def grammar_schema(response_model: type[BaseModel], item_count: int | None) -> d
     if item_count and isinstance(items, dict) and items.get("type") == "array":
         items["minItems"] = items["maxItems"] = int(item_count)
     return schema
+
+
+_CONTEXT_WORDS = ("context length", "context window", "maximum context", "too many tokens",
+                  "exceeds the context", "context_length_exceeded")
+
+
+def _call_error(exc: BaseException) -> ModelCallError:
+    """The typed error for a failed call: ContextLengthError when the prompt did not fit."""
+    if isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 413):
+        text = f"{exc.message} {getattr(exc, 'code', '') or ''}".lower()
+        if any(w in text for w in _CONTEXT_WORDS):
+            return ContextLengthError(
+                f"the prompt does not fit the model's context window (HTTP {exc.status_code}): "
+                "raise the server's context size or lower --max-tokens", original=exc)
+    return ModelCallError(_describe(exc), original=exc)
 
 
 def _transport_cause(exc: BaseException) -> BaseException | None:

@@ -40,6 +40,12 @@ class ModelCallError(ImrError):
         self.original = original
 
 
+class ContextLengthError(ModelCallError):
+    """The request did not fit the model's context window (HTTP 400); fewer items may fit."""
+
+    kind = "ContextLengthError"
+
+
 class ExtractionError(ImrError):
     """The model's output never passed validation; attempts and usage are attached."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydantic import ValidationError, ValidationInfo, model_validator
@@ -20,7 +20,7 @@ from imr_llm.anchors import Anchors
 from imr_llm.api import read
 from imr_llm.cache import ModelCache, cache_key
 from imr_llm.client import ModelClient
-from imr_llm.errors import ConfigError
+from imr_llm.errors import ConfigError, ContextLengthError
 from imr_llm.load import Letter, LetterInput
 from imr_llm.normalize import squash
 from imr_llm.prompts import PROMPT_VERSION, load_prompt
@@ -178,31 +178,52 @@ def summarize_llm_with_raw(
             holder.append(OpenAICompatibleClient(settings))
         return holder[0]
 
+    done_groups: list[list[int]] = []
     try:
         for group in groups:
-            out, hit, used = _run_group(loaded, anchors, group, settings, cache, replay,
-                                        get_client)
-            if hit:
-                hits += 1
-            elif used is not None:
-                usage = _add(usage, used)
-            outputs.append(out)
+            for sub, out, hit, used in _run_group_fitting(loaded, anchors, group, settings,
+                                                          cache, replay, get_client):
+                if hit:
+                    hits += 1
+                elif used is not None:
+                    usage = _add(usage, used)
+                done_groups.append(sub)
+                outputs.append(out)
     finally:
         if cache is not None:
             cache.close()
     meta = Meta(
         backend="llm", model=settings.model, prompt_version=PROMPT_VERSION,
-        schema_sha=schema_sha(), usage=usage, cache_hit=hits == len(groups),
+        schema_sha=schema_sha(), usage=usage, cache_hit=hits == len(done_groups),
         package_version=__version__,
     )
     base = summarize_rules(loaded, anchors, meta)
-    final = reconcile(outputs, groups, anchors, base, loaded.text)
-    raw = model_only_summary(outputs, groups, loaded, anchors, meta)
+    final = reconcile(outputs, done_groups, anchors, base, loaded.text)
+    raw = model_only_summary(outputs, done_groups, loaded, anchors, meta)
     elapsed = round(time.perf_counter() - started, 6)
     final.meta.elapsed_s = elapsed
     if raw is not None:
         raw.meta.elapsed_s = elapsed
     return final, raw
+
+
+def _run_group_fitting(
+    loaded: Letter, anchors: Anchors, group: list[int], settings: Settings,
+    cache: ModelCache | None, replay: bool, get_client: Callable[[], ModelClient],
+) -> Iterator[tuple[list[int], dict[str, Any], bool, Usage | None]]:
+    """_run_group, halving the group while its prompt does not fit the model's context."""
+    try:
+        out, hit, used = _run_group(loaded, anchors, group, settings, cache, replay, get_client)
+    except ContextLengthError:
+        if len(group) == 1:
+            raise
+        half = len(group) // 2
+        yield from _run_group_fitting(loaded, anchors, group[:half], settings, cache, replay,
+                                      get_client)
+        yield from _run_group_fitting(loaded, anchors, group[half:], settings, cache, replay,
+                                      get_client)
+        return
+    yield group, out, hit, used
 
 
 def _run_group(

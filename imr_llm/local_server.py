@@ -75,7 +75,7 @@ class LocalServer:
 
 
 def start_server(
-    *, port: int | None = None, n_ctx: int = 4096, log_path: Path | None = None,
+    *, port: int | None = None, n_ctx: int = 8192, log_path: Path | None = None,
     ready_timeout_s: float = 120.0,
 ) -> LocalServer:
     """Start the server and wait until /v1/models answers; ConfigError when it cannot run."""
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m imr_llm.local_server")
     parser.add_argument("--port", type=int, default=None, help="default: a free port")
-    parser.add_argument("--n-ctx", type=int, default=4096, help="context window in tokens")
+    parser.add_argument("--n-ctx", type=int, default=8192, help="context window in tokens")
     args = parser.parse_args(argv)
     try:
         server = start_server(port=args.port, n_ctx=args.n_ctx)

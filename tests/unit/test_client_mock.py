@@ -549,3 +549,27 @@ def test_log_letter_text_setting_lets_instructor_logs_through(
         assert any(r.name.startswith("instructor") for r in caplog.records)
     finally:
         Harness(Server(), log_letter_text=False)  # restore the default filter
+
+
+def test_context_overflow_400_is_a_context_length_error() -> None:
+    """llama.cpp's 400 'maximum context length' becomes ContextLengthError, sent once."""
+    from imr_llm.errors import ContextLengthError
+
+    msg = ("This model's maximum context length is 4096 tokens. However, you requested 5020 "
+           "tokens (4320 in the messages, 700 in the completion).")
+    h = Harness(Server(status(400, msg)))
+    with pytest.raises(ContextLengthError, match="context window"):
+        h.call()
+    assert len(h.server.requests) == 1
+
+
+def test_other_400_is_a_plain_model_call_error() -> None:
+    """A 400 about something else stays a ModelCallError, not retried, not 'after retries'."""
+    from imr_llm.errors import ContextLengthError
+
+    h = Harness(Server(status(400, "unknown parameter: foo")))
+    with pytest.raises(ModelCallError) as info:
+        h.call()
+    assert not isinstance(info.value, ContextLengthError)
+    assert "after retries" not in str(info.value)
+    assert len(h.server.requests) == 1

@@ -434,3 +434,41 @@ def test_fake_client_validates_dicts_against_the_response_model() -> None:
     assert result.parsed == ModelExtraction(items=[])
     assert result.attempts == 2 and result.usage.calls == 2
     assert "list_type" in fake.calls[0].reasks[0]
+
+
+# --- prompts that do not fit the context window -------------------------------------------
+
+
+def test_group_too_big_for_the_context_is_halved_until_it_fits(tmp_path: Path) -> None:
+    """A server that refuses more than 3 items per prompt: groups are split, results merged."""
+    from imr_llm.errors import ContextLengthError
+
+    path = letter_path(TEN_ITEMS)
+    anchors = anchors_of(path)
+    good = faithful(anchors)
+
+    def small_context(call: Any) -> Any:
+        if len(call.indices) > 3:
+            return ContextLengthError("prompt does not fit")
+        return good(call)
+
+    fake = FakeClient(small_context)
+    s = summarize_llm(path, settings=llm_settings(tmp_path, max_items_per_call=10), client=fake)
+    sent = [c.indices for c in fake.calls]
+    assert sent[0] == list(range(10))  # the whole group was tried first
+    fitted = [ix for ix in sent if len(ix) <= 3]
+    assert sorted(i for ix in fitted for i in ix) == list(range(10))  # every item exactly once
+    assert [i.decision for i in s.items] == [a.decision.value for a in anchors.items]
+    assert not [f for f in s.findings if f.kind is FindingKind.CONFLICT]
+    again = summarize_llm(path, settings=llm_settings(tmp_path, max_items_per_call=10),
+                          client=FakeClient(small_context))
+    assert again.meta.cache_hit is True  # the fitted groups were cached
+
+
+def test_a_single_item_that_does_not_fit_is_a_clear_error() -> None:
+    """When even one item does not fit, the ContextLengthError reaches the caller."""
+    from imr_llm.errors import ContextLengthError
+
+    fake = FakeClient(lambda call: ContextLengthError("prompt does not fit"))
+    with pytest.raises(ContextLengthError):
+        summarize_llm(letter_path(TEN_ITEMS), settings=llm_settings(), client=fake)
