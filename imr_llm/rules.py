@@ -40,6 +40,10 @@ _DIAGNOSES = re.compile(
     r"(?:\s+(?:with|as|of))?\s*(?:include[sd]?|included|:)?\s*)(?P<v>[^.;]{3,300})",
     re.IGNORECASE,
 )
+_CITATION_TAIL = re.compile(
+    r"^\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
+    r"|^\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z])"  # '(ODG, 2016) In this case'
+)
 _DIAG_LEAD = re.compile(r"^(?:as\s+)?having\s+(?:a\s+)?", re.IGNORECASE)
 _PRIOR = re.compile(
     r"(?:prior\s+treatments?|treatments?\s+to\s+date|previous\s+treatments?|treatment\s+history|"
@@ -156,7 +160,9 @@ def rationale_summary(item: ItemAnchors) -> str:
     chosen = parts[max(0, concl_idx - 1) : concl_idx + 1]
     if len(chosen) == 2 and len(chosen[0]) > 400:
         chosen = chosen[1:]
-    return " ".join(chosen)[:700]
+    # A sentence split after a quoted guideline can start with its citation tail:
+    # '(Fritz, 2007)" In this case, ...' -> 'In this case, ...'.
+    return _CITATION_TAIL.sub("", " ".join(chosen))[:700]
 
 
 def _clinical(anchors: Anchors) -> Clinical:

@@ -142,3 +142,12 @@ def test_pdf_and_text_of_a_letter_agree() -> None:
 def test_gold_labels_exist_for_at_least_80_letters() -> None:
     """The labeled set the evals rely on is in the repo."""
     assert len(list(GOLD.glob("*.json"))) >= 80
+
+
+def test_rationale_summary_never_starts_with_a_citation_tail() -> None:
+    """'(Fritz, 2007)" In this case, ...' is summarized from 'In this case'."""
+    path = EXAMPLE if EXAMPLE.exists() else EVAL_LETTERS / "example_letter.txt"
+    s = summarize(path, backend="rules")
+    first = s.items[0].rationale_summary
+    assert first.startswith("In this case") and "Fritz" not in first
+    assert "is not medically necessary" in first
