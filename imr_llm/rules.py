@@ -331,10 +331,11 @@ def summary_text(summary_fields: dict[str, Any], items: list[Item], outcome: Out
     elif doi:
         intro += f" (injured {doi})"
     services = [i.service for i in items]
-    if len(services) <= 3:
+    shown = 8  # name every item of all but the longest letters; a summary is read, not scanned
+    if len(services) <= shown:
         listed = "; ".join(services)
     else:
-        listed = "; ".join(services[:3]) + f"; and {len(services) - 3} more"
+        listed = "; ".join(services[:shown]) + f"; and {len(services) - shown} more"
     s1 = f"{intro} disputed a Utilization Review denial of {len(items)} item(s): {listed}."
     if outcome is Outcome.UPHELD:
         s2 = (
