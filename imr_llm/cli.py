@@ -45,6 +45,9 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-cost", type=float, help="stop cleanly once this many USD are spent")
     p.add_argument("--rpm", type=float, help="model requests per minute across all workers "
                    "(or IMR_RPM; default unlimited)")
+    p.add_argument("--strict", action="store_true", help="model backend: fail a letter whose "
+                   "model output never validates (or IMR_STRICT=1), instead of falling back to "
+                   "its anchored values with findings")
     p.add_argument("--max-tokens", type=int, help="completion tokens per model call "
                    "(or IMR_MAX_TOKENS; default 2048)")
     p.add_argument("--reasks", type=int, help="validation reasks per call "
@@ -104,6 +107,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         max_cost_usd=args.max_cost,
         max_tokens=args.max_tokens,
         requests_per_minute=args.rpm,
+        strict=True if args.strict else None,
         reask_attempts=args.reasks,
     )
 

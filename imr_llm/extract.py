@@ -20,7 +20,7 @@ from imr_llm.anchors import Anchors
 from imr_llm.api import read
 from imr_llm.cache import ModelCache, cache_key
 from imr_llm.client import ModelClient
-from imr_llm.errors import ConfigError, ContextLengthError
+from imr_llm.errors import ConfigError, ContextLengthError, ExtractionError
 from imr_llm.load import Letter, LetterInput
 from imr_llm.normalize import squash
 from imr_llm.prompts import PROMPT_VERSION, load_prompt
@@ -192,6 +192,18 @@ def summarize_llm_with_raw(
     finally:
         if cache is not None:
             cache.close()
+    failed = [o for o in outputs if not o.get("validated")]
+    if settings.strict and failed:
+        first = failed[0]
+        items = ", ".join(f"{g[0]}-{g[-1]}" for g in (o["group"] for o in failed))
+        reason = "; ".join(first.get("errors") or []) or "its answer never validated"
+        raise ExtractionError(
+            f"{loaded.name}: the model's output for items {items} never passed validation "
+            f"against the letter ({_short(reason)}); drop --strict to get the letter's anchored "
+            "values with findings instead",
+            attempts=sum(int(o.get("attempts") or 0) for o in failed),
+            usage=usage.model_dump(),
+        )
     meta = Meta(
         backend="llm", model=settings.model, prompt_version=PROMPT_VERSION,
         schema_sha=schema_sha(), usage=usage, cache_hit=hits == len(done_groups),
@@ -261,6 +273,11 @@ def _run_group(
     if cache is not None:
         cache.set(key, out)
     return out, False, result.usage
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _add(a: Usage, b: Usage) -> Usage:

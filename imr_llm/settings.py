@@ -48,6 +48,7 @@ class Settings:
     max_cost_usd: float | None = None
     requests_per_minute: float | None = None
     log_letter_text: bool = False
+    strict: bool = False  # model backend: ExtractionError instead of anchored fallback
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -77,6 +78,8 @@ class Settings:
             values["max_tokens"] = int(_number("IMR_MAX_TOKENS", env["IMR_MAX_TOKENS"]))
         if env.get("IMR_REASKS"):
             values["reask_attempts"] = int(_number("IMR_REASKS", env["IMR_REASKS"]))
+        if env.get("IMR_STRICT", "").lower() in ("1", "true", "yes"):
+            values["strict"] = True
         if env.get("IMR_LOG_LETTER_TEXT", "").lower() in ("1", "true", "yes"):
             values["log_letter_text"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})

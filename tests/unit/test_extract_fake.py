@@ -472,3 +472,25 @@ def test_a_single_item_that_does_not_fit_is_a_clear_error() -> None:
     fake = FakeClient(lambda call: ContextLengthError("prompt does not fit"))
     with pytest.raises(ContextLengthError):
         summarize_llm(letter_path(TEN_ITEMS), settings=llm_settings(), client=fake)
+
+
+# --- strict mode ----------------------------------------------------------------------------
+
+
+def test_strict_mode_raises_extraction_error_with_attempts_and_usage(example_text: str) -> None:
+    """--strict: an answer that never validates is an ExtractionError, not an anchored fallback."""
+    from imr_llm.errors import ExtractionError
+
+    fake = FakeClient(lambda call: "no JSON here", reask_attempts=1)
+    with pytest.raises(ExtractionError, match="never passed validation") as info:
+        summarize_llm(example_text, settings=llm_settings(strict=True, reask_attempts=1),
+                      client=fake)
+    assert info.value.attempts == 2
+    assert info.value.usage["calls"] == 2 and info.value.usage["prompt_tokens"] > 0
+
+
+def test_strict_mode_passes_a_validated_answer(example_text: str) -> None:
+    """--strict changes nothing when the model's answer validates."""
+    fake = FakeClient(faithful(anchors_of(example_text)))
+    s = summarize_llm(example_text, settings=llm_settings(strict=True), client=fake)
+    assert [i.decision for i in s.items] == [Decision.UPHELD, Decision.UPHELD]
