@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+
+import pypdfium2 as pdfium
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IMR_SHARED", ROOT.parent / "shared"))
@@ -21,3 +24,12 @@ def real_letters() -> list[Path]:
 
 def real_pdfs() -> list[Path]:
     return sorted((LETTERS / "pdf").glob("*.pdf"))
+
+
+def blank_pdf() -> bytes:
+    """A valid one-page PDF with no text layer (what a scan without OCR looks like)."""
+    pdf = pdfium.PdfDocument.new()
+    pdf.new_page(612, 792)
+    buf = io.BytesIO()
+    pdf.save(buf)
+    return buf.getvalue()

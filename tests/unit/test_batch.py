@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -15,14 +14,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pypdfium2 as pdfium
 import pytest
 
 import imr_llm.batch
 from imr_llm.batch import expand_inputs, read_done, run_batch
 from imr_llm.cli import main
 from imr_llm.settings import Settings
-from tests.helpers import ROOT, real_letters, real_pdfs
+from tests.helpers import ROOT, blank_pdf, real_letters, real_pdfs
 
 RULES = Settings(backend="rules")
 REAL_WORKER = imr_llm.batch._worker
@@ -33,15 +31,6 @@ def crashing_worker(path: str, settings: Settings) -> str:
     if "CRASH" in path:
         os._exit(3)
     return REAL_WORKER(path, settings)
-
-
-def blank_pdf() -> bytes:
-    """A valid one-page PDF with no text layer."""
-    pdf = pdfium.PdfDocument.new()
-    pdf.new_page(612, 792)
-    buf = io.BytesIO()
-    pdf.save(buf)
-    return buf.getvalue()
 
 
 def write_broken(folder: Path, prefix: str) -> list[Path]:

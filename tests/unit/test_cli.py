@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pypdfium2 as pdfium
 import pytest
 
 from imr_llm import summarize
@@ -19,7 +18,7 @@ from imr_llm.cli import main
 from imr_llm.errors import InputError
 from imr_llm.load import load_letter
 from imr_llm.settings import MAX_INPUT_BYTES, MAX_TEXT_CHARS
-from tests.helpers import ROOT, real_letters, real_pdfs
+from tests.helpers import ROOT, blank_pdf, real_letters, real_pdfs
 
 SINGLE = "CM16-0219557"  # one item, full header
 MIXED = "CM16-0230548"  # two items: one upheld, one overturned
@@ -31,15 +30,6 @@ def letter(stem: str) -> Path:
     if not found:
         pytest.skip(f"real letter {stem} not present")
     return found[0]
-
-
-def blank_pdf() -> bytes:
-    """A valid one-page PDF with no text layer (a scan without OCR)."""
-    pdf = pdfium.PdfDocument.new()
-    pdf.new_page(612, 792)
-    buf = io.BytesIO()
-    pdf.save(buf)
-    return buf.getvalue()
 
 
 def bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:

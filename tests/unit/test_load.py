@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
-import pypdfium2 as pdfium
 import pytest
 
 from imr_llm.errors import InputError
 from imr_llm.load import load_letter
-from tests.helpers import real_pdfs
-
-
-def blank_pdf() -> bytes:
-    """A valid one-page PDF with no text layer (what a scan without OCR looks like)."""
-    pdf = pdfium.PdfDocument.new()
-    pdf.new_page(612, 792)
-    buf = io.BytesIO()
-    pdf.save(buf)
-    return buf.getvalue()
+from tests.helpers import blank_pdf, real_pdfs
 
 
 def test_text_file_keeps_its_text_and_hash(tmp_path: Path) -> None:
