@@ -178,3 +178,40 @@ def test_max_cost_stops_an_llm_eval_cleanly(subset, tmp_path, monkeypatch, capsy
     assert run["stopped_early"].startswith("--max-cost")
     assert run["usage"]["cost_usd"] > 0.00001
     assert "stopped early: --max-cost" in capsys.readouterr().err
+
+
+def test_replay_rescores_from_cached_model_outputs_without_calls(subset, tmp_path, monkeypatch):
+    """An llm eval, then --replay: same scores from the cache, and the model is never called."""
+    import imr_llm.client
+    from imr_llm.api import read
+    from imr_llm.extract import expected_items
+    from imr_llm.testing import FakeClient, correct_extraction
+
+    letters, gold, _ = subset
+    by_line = {}  # any decision line -> its letter's anchors
+    for path in letters.iterdir():
+        anchors = read(path)[1]
+        for e in expected_items(anchors, list(range(len(anchors.items)))):
+            by_line[e["line"]] = anchors
+
+    def faithful_any(call):
+        anchors = by_line[call.context["expected"][0]["line"]]
+        return correct_extraction(anchors, call.indices)
+
+    fake = FakeClient(faithful_any)
+    monkeypatch.setattr(imr_llm.client, "OpenAICompatibleClient", lambda settings: fake)
+    args = ["eval", "--backend", "llm", "--model", "fake", "--base-url", "http://127.0.0.1:9/v1",
+            "--letters", str(letters), "--gold", str(gold), "--cache-dir", str(tmp_path / "c")]
+    assert main([*args, "--out", str(tmp_path / "first")]) == 0
+    assert len(fake.calls) > 0
+
+    def never(settings):
+        raise AssertionError("--replay must not build a model client")
+
+    monkeypatch.setattr(imr_llm.client, "OpenAICompatibleClient", never)
+    assert main([*args, "--out", str(tmp_path / "replay"), "--replay"]) == 0
+    first = json.loads((tmp_path / "first" / "run.json").read_text())
+    again = json.loads((tmp_path / "replay" / "run.json").read_text())
+    assert again["totals"] == first["totals"] and again["raw_totals"] == first["raw_totals"]
+    assert first["headline"]["decision_accuracy"] == 1.0
+    assert again["usage"]["calls"] == 0 and again["usage"]["cache_hits"] == len(first["letters"])
