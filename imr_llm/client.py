@@ -19,7 +19,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +37,7 @@ from tenacity import (
 )
 
 from imr_llm.errors import ConfigError, ContextLengthError, ModelCallError
+from imr_llm.normalize import shorten
 from imr_llm.schema import Usage
 from imr_llm.settings import Settings
 
@@ -411,13 +412,13 @@ class OpenAICompatibleClient:
         }
         if is_local(self.settings.base_url):
             response_model = compact_model(response_model)
-        if self.mode is instructor.Mode.JSON and is_local(self.settings.base_url):
-            kwargs["extra_body"] = {
-                "response_format": {
-                    "type": "json_object",
-                    "schema": grammar_schema(response_model, context.get("item_count")),
+            if self.mode is instructor.Mode.JSON:
+                kwargs["extra_body"] = {
+                    "response_format": {
+                        "type": "json_object",
+                        "schema": grammar_schema(response_model, context.get("item_count")),
+                    }
                 }
-            }
         parsed: BaseModel | None = None
         errors: list[str] = []
         try:
@@ -436,7 +437,7 @@ class OpenAICompatibleClient:
             transport = _transport_cause(exc)
             if transport is not None:
                 raise _call_error(transport) from None
-            errors.append(_short(str(getattr(exc, "__cause__", None) or exc)))
+            errors.append(shorten(str(getattr(exc, "__cause__", None) or exc)))
         except (openai.APIError, httpx.HTTPError) as exc:
             raise _call_error(exc) from None
         usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
@@ -517,40 +518,32 @@ def _call_error(exc: BaseException) -> ModelCallError:
     return ModelCallError(_describe(exc), original=exc)
 
 
-def _transport_cause(exc: BaseException) -> BaseException | None:
-    seen = 0
-    cur: BaseException | None = exc
-    while cur is not None and seen < 10:
-        if isinstance(cur, (openai.APIError, httpx.HTTPError)) and not isinstance(
-            cur, openai.APIResponseValidationError
-        ):
-            return cur
-        cur = cur.__cause__ or cur.__context__
-        seen += 1
-    return None
-
-
-def _describe(exc: BaseException) -> str:
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and the exceptions it was raised from (at most 10 deep)."""
     cur: BaseException | None = exc
     for _ in range(10):
         if cur is None:
-            break
-        if isinstance(cur, MalformedResponseError):
-            return ("model endpoint kept returning malformed responses (not a JSON chat "
-                    "completion) after retries: check --base-url points at an OpenAI-compatible "
-                    "/v1 endpoint")
+            return
+        yield cur
         cur = cur.__cause__ or cur.__context__
+
+
+def _transport_cause(exc: BaseException) -> BaseException | None:
+    return next((c for c in _causes(exc) if isinstance(c, (openai.APIError, httpx.HTTPError))
+                 and not isinstance(c, openai.APIResponseValidationError)), None)
+
+
+def _describe(exc: BaseException) -> str:
+    if any(isinstance(c, MalformedResponseError) for c in _causes(exc)):
+        return ("model endpoint kept returning malformed responses (not a JSON chat "
+                "completion) after retries: check --base-url points at an OpenAI-compatible "
+                "/v1 endpoint")
     if isinstance(exc, openai.APIStatusError):
         retried = " after retries" if exc.status_code in RETRY_STATUSES else ""
         return (f"model endpoint answered HTTP {exc.status_code}{retried}: "
-                f"{_short(str(exc.message))}")
+                f"{shorten(str(exc.message))}")
     if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
         return "model endpoint timed out after retries: raise --timeout or check the server"
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
         return "cannot reach the model endpoint after retries: check --base-url and the server"
-    return f"model call failed: {_short(str(exc))}"
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"model call failed: {shorten(str(exc))}"

@@ -74,6 +74,7 @@ def run_eval(
     usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
              "cost_usd": 0.0, "cache_hits": 0}
     llm = settings.resolved_backend() == "llm"
+    stopped: str | None = None
     for stem, letter_path, gold_path in pairs:
         try:
             gold_doc = json.loads(gold_path.read_text(encoding="utf-8"))
@@ -107,8 +108,6 @@ def run_eval(
             stopped = (f"--max-cost {settings.max_cost_usd} reached after {len(per_letter)} of "
                        f"{len(pairs)} letters (${usage['cost_usd']:.6f} spent)")
             break
-    else:
-        stopped = None
     elapsed = time.perf_counter() - started
     n = len(per_letter)
     run: dict[str, Any] = {

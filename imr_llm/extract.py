@@ -22,7 +22,7 @@ from imr_llm.cache import ModelCache, cache_key
 from imr_llm.client import ModelClient
 from imr_llm.errors import ConfigError, ContextLengthError, ExtractionError
 from imr_llm.load import Letter, LetterInput
-from imr_llm.normalize import squash
+from imr_llm.normalize import shorten, squash
 from imr_llm.prompts import PROMPT_VERSION, load_prompt
 from imr_llm.reconcile import model_only_summary, reconcile
 from imr_llm.rules import summarize_rules
@@ -199,8 +199,8 @@ def summarize_llm_with_raw(
         reason = "; ".join(first.get("errors") or []) or "its answer never validated"
         raise ExtractionError(
             f"{loaded.name}: the model's output for items {items} never passed validation "
-            f"against the letter ({_short(reason)}); drop --strict to get the letter's anchored "
-            "values with findings instead",
+            f"against the letter ({shorten(reason, 200)}); drop --strict to get the letter's "
+            "anchored values with findings instead",
             attempts=sum(int(o.get("attempts") or 0) for o in failed),
             usage=usage.model_dump(),
         )
@@ -273,11 +273,6 @@ def _run_group(
     if cache is not None:
         cache.set(key, out)
     return out, False, result.usage
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _add(a: Usage, b: Usage) -> Usage:

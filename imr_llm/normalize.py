@@ -103,3 +103,9 @@ def normalize(raw: str) -> NormalizedText:
 def squash(text: str) -> str:
     """Collapse all whitespace (newlines too) to single spaces and strip."""
     return _WS.sub(" ", text).strip()
+
+
+def shorten(text: str, limit: int = 300) -> str:
+    """Squashed text cut to `limit` characters with '...' (for one-line messages)."""
+    text = squash(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

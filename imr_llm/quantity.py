@@ -51,7 +51,8 @@ _WORD = (
 NUM = rf"(?:\d+(?:\.\d+)?|{_WORD})"
 _NUM_RE = re.compile(NUM, re.IGNORECASE)
 
-_MASS = r"(?:gm|g|grams?|gms|mg|mcg|ml|mls|cc|oz|ounces?|l|liters?|%)"
+#: Units of mass, volume and strength: a number followed by one is never a count (rule 6).
+MASS_UNITS = r"(?:gm|g|grams?|gms|mg|mcg|ml|mls|cc|oz|ounces?|l|liters?|%)"
 _COUNT_NOUNS = (
     r"sessions?|visits?|treatments?|units?|tablets?|tabs?|capsules?|caps?|patch(?:es)?|pills?|"
     r"injections?|refills?|boxes|box|containers?|bottles?|tubes?|packs?|packets?|vials?|"
@@ -62,11 +63,11 @@ _DURATION_NOUNS = {"day", "days", "hour", "hours", "week", "weeks", "month", "mo
 
 _QTY = re.compile(r"\bQTY\s*:?\s*(?P<n>\d+(?:\.\d+)?)", re.IGNORECASE)
 _REFILLS = re.compile(
-    rf"\b(?P<r>{NUM})\s+refills?\s+of\b.*?#\s*(?P<n>\d+(?:\.\d+)?)(?!\s*{_MASS}\b)",
+    rf"\b(?P<r>{NUM})\s+refills?\s+of\b.*?#\s*(?P<n>\d+(?:\.\d+)?)(?!\s*{MASS_UNITS}\b)",
     re.IGNORECASE,
 )
 _HASH = re.compile(
-    rf"#\s*(?P<n>\d+(?:\.\d+)?)(?P<mass>\s*{_MASS}\b)?(?:\s+(?P<noun>{_COUNT_NOUNS})\b)?",
+    rf"#\s*(?P<n>\d+(?:\.\d+)?)(?P<mass>\s*{MASS_UNITS}\b)?(?:\s+(?P<noun>{_COUNT_NOUNS})\b)?",
     re.IGNORECASE,
 )
 _FREQ = (
@@ -79,7 +80,7 @@ _FREQ_DUR = re.compile(
     re.IGNORECASE,
 )
 _TIMES = re.compile(
-    rf"\b(?P<a>{NUM})\s*(?:times|x)\s*(?P<b>{NUM})\b(?!\s*(?:{_MASS}|mg)\b)(?:\s*(?:visits?|sessions?))?",
+    rf"\b(?P<a>{NUM})\s*(?:times|x)\s*(?P<b>{NUM})\b(?!\s*(?:{MASS_UNITS}|mg)\b)(?:\s*(?:visits?|sessions?))?",
     re.IGNORECASE,
 )
 _SESSION_WORD = re.compile(r"\b(sessions?|visits?)\b", re.IGNORECASE)
@@ -97,7 +98,7 @@ _SESSIONS_N = re.compile(
 )
 _XN = re.compile(r"(?:\bx\s*|\btimes\s+)(?P<n>\d+)\b(?!\s*(?:mg|%|/))", re.IGNORECASE)
 _LEADING = re.compile(
-    rf"\s*(?P<n>{NUM})(?:\s*\(\d+\))?(?=\s+[A-Za-z])(?!\s*(?:{_MASS}|mg)\b)", re.IGNORECASE
+    rf"\s*(?P<n>{NUM})(?:\s*\(\d+\))?(?=\s+[A-Za-z])(?!\s*(?:{MASS_UNITS}|mg)\b)", re.IGNORECASE
 )
 _TRAILING_N = re.compile(r",\s*(?P<n>\d+)\s*$")
 _RANGE = re.compile(rf"\b{NUM}\s*(?:-|to)\s*{NUM}\s+(?:{_COUNT_NOUNS})\b", re.IGNORECASE)

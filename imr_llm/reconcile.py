@@ -20,6 +20,7 @@ from typing import Any
 from imr_llm.anchors import Anchors, parse_date
 from imr_llm.load import Letter
 from imr_llm.normalize import squash
+from imr_llm.quantity import MASS_UNITS
 from imr_llm.rules import source_of, summary_text
 from imr_llm.schema import (
     Case,
@@ -227,9 +228,6 @@ def reconcile(
     })
 
 
-_MEASURE_UNITS = r"mg|mcg|µg|g|gm|gms|grams?|kg|ml|mls|cc|l|oz|units?/ml|iu|meq|mm|cm"
-
-
 def _quantity(r: _Reconciler, i: int, b: Item, mi: dict[str, Any]) -> float | None:
     path = f"items[{i}].quantity"
     model_q = mi.get("quantity")
@@ -240,8 +238,8 @@ def _quantity(r: _Reconciler, i: int, b: Item, mi: dict[str, Any]) -> float | No
     line = r.text[start:end]
     n = int(model_q) if float(model_q).is_integer() else model_q
     # A count, not a strength, mass, volume or percentage (SPEC quantity rule 6).
-    hit = re.search(rf"(?<![\d./]){re.escape(str(n))}(?![\d./]|\s*(?:{_MEASURE_UNITS})\b|\s*%)",
-                    line, re.IGNORECASE)
+    hit = re.search(rf"(?<![\d./]){re.escape(str(n))}(?![\d./]|\s*{MASS_UNITS}(?!\w))", line,
+                    re.IGNORECASE)
     if hit:
         span = (start + hit.start(), start + hit.end())
         r.prov[path] = span
