@@ -15,6 +15,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+JSON_CT = {"Content-Type": "application/json"}
+# fault -> (status, body) answered without reaching the server
+CANNED: dict[str, tuple[int, bytes]] = {
+    "429": (429, b'{"error": {"message": "rate limited"}}'),
+    "500": (500, b'{"error": {"message": "boom"}}'),
+    "garbage": (200, b"<html>\x00\xff not json at all"),
+    "truncated": (200, b'{"id": "x", "object": "chat.completion", "choi'),
+}
+
 
 @dataclass
 class Seen:
@@ -66,27 +75,15 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 fault = proxy.faults.popleft() if proxy.faults else "pass"
-                json_ct = {"Content-Type": "application/json"}
-                if fault == "429":
-                    proxy.seen.append(Seen(self.path, fault, 429))
-                    self._send(429, b'{"error": {"message": "rate limited"}}',
-                               {**json_ct, "Retry-After": proxy.retry_after})
-                    return
-                if fault == "500":
-                    proxy.seen.append(Seen(self.path, fault, 500))
-                    self._send(500, b'{"error": {"message": "boom"}}', json_ct)
-                    return
                 if fault == "stall":
                     proxy.seen.append(Seen(self.path, fault, 0))
                     time.sleep(proxy.stall_s)
                     return
-                if fault == "garbage":
-                    proxy.seen.append(Seen(self.path, fault, 200))
-                    self._send(200, b"<html>\x00\xff not json at all", json_ct)
-                    return
-                if fault == "truncated":
-                    proxy.seen.append(Seen(self.path, fault, 200))
-                    self._send(200, b'{"id": "x", "object": "chat.completion", "choi', json_ct)
+                if fault in CANNED:
+                    status, payload = CANNED[fault]
+                    extra = {"Retry-After": proxy.retry_after} if status == 429 else {}
+                    proxy.seen.append(Seen(self.path, fault, status))
+                    self._send(status, payload, {**JSON_CT, **extra})
                     return
                 req = urllib.request.Request(
                     proxy.upstream + self.path, data=body if self.command == "POST" else None,
@@ -98,7 +95,7 @@ class FaultProxy:
                 except urllib.error.HTTPError as e:
                     data, status = e.read(), e.code
                 proxy.seen.append(Seen(self.path, "pass", status))
-                self._send(status, data, json_ct)
+                self._send(status, data, JSON_CT)
 
             do_GET = _handle
             do_POST = _handle
