@@ -20,14 +20,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from imr_llm.anchors import find_anchors
 from imr_llm.api import summarize
 from imr_llm.batch import expand_inputs, file_sha256, run_batch
-from imr_llm.load import load_letter, pdf_text
-from imr_llm.normalize import normalize
+from imr_llm.letter.anchors import find_anchors
+from imr_llm.letter.load import load_letter, pdf_text
+from imr_llm.letter.normalize import normalize
+from imr_llm.letter.sections import split_sections
 from imr_llm.rules import summarize_rules
 from imr_llm.schema import Meta
-from imr_llm.sections import split_sections
 from imr_llm.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from imr_llm import summarize
-from imr_llm.load import load_letter
+from imr_llm.letter.load import load_letter
 
 folder = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/imr_letters")
 texts = sorted(folder.glob("*.txt"))

@@ -5,33 +5,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from imr_llm.anchors import Anchors, find_anchors
-from imr_llm.errors import InputError
-from imr_llm.load import Letter, LetterInput, load_letter
+from imr_llm.letter import read_letter
+from imr_llm.letter.load import LetterInput
 from imr_llm.rules import summarize_rules
 from imr_llm.schema import LetterSummary, Meta
 from imr_llm.settings import Settings
 from imr_llm.version import __version__
 
 if TYPE_CHECKING:
-    from imr_llm.client import ModelClient
-
-
-def read(letter: LetterInput) -> tuple[Letter, Anchors]:
-    """Load a letter and find its anchors; InputError when it is not a readable IMR letter."""
-    loaded = load_letter(letter)
-    anchors = find_anchors(loaded.text)
-    if not anchors.sections.is_imr:
-        raise InputError(
-            f"{loaded.name}: not an IMR determination letter (no IMR headings, decisions or "
-            "'medically necessary' findings in it)"
-        )
-    if not anchors.items:
-        raise InputError(
-            f"{loaded.name}: no decision lines found (': Upheld' / ': Overturned'): the letter "
-            "looks truncated or is not a final determination"
-        )
-    return loaded, anchors
+    from imr_llm.llm.client import ModelClient
 
 
 def summarize(
@@ -56,10 +38,10 @@ def summarize(
         settings.check()
     chosen = settings.resolved_backend()
     if chosen == "llm":
-        from imr_llm.extract import summarize_llm
+        from imr_llm.llm.extract import summarize_llm
 
         return summarize_llm(letter, settings=settings, started=started, client=client)
-    loaded, anchors = read(letter)
+    loaded, anchors = read_letter(letter)
     meta = Meta(backend="rules", package_version=__version__)
     summary = summarize_rules(loaded, anchors, meta)
     summary.meta.elapsed_s = round(time.perf_counter() - started, 6)

@@ -126,11 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "summarize":
             return _summarize(args)
         if args.command == "eval":
-            from imr_llm.evalrun import run_eval_cli
+            from imr_llm.evaluation.run import run_eval_cli
 
             return run_eval_cli(args, _settings(args))
         if args.command == "stats":
-            from imr_llm.stats import run_stats_cli
+            from imr_llm.stats.rates import run_stats_cli
 
             return run_stats_cli(args)
     except ConfigError as exc:
@@ -171,7 +171,7 @@ def _summarize(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if settings.resolved_backend() == "llm":
-        from imr_llm.client import check_config
+        from imr_llm.llm.client import check_config
 
         check_config(settings)  # ConfigError before any letter is read or any call is made
     paths, missing = expand_inputs(args.paths)
@@ -179,7 +179,7 @@ def _summarize(args: argparse.Namespace) -> int:
         return _batch(args, settings, paths, missing)
     fmt = args.format or "text"
     failed = 0
-    from imr_llm.report import error_record
+    from imr_llm.render.report import error_record
 
     records: list[tuple[str, dict[str, Any]]] = [
         (m, error_record(m, "InputError", f"{m}: no such file (nothing matched)")) for m in missing
@@ -209,18 +209,18 @@ def _print_one(rec: dict[str, Any], fmt: str, single: bool) -> None:
     if fmt == "json":
         print(json.dumps(rec, ensure_ascii=False, indent=2 if single else None))
     elif fmt == "markdown":
-        from imr_llm.report import to_markdown
+        from imr_llm.render.report import to_markdown
 
         print(to_markdown(summary))
     elif fmt == "html":
-        from imr_llm.review import review_page
+        from imr_llm.render.review import review_page
 
         text = _letter_text(summary.source.path)
         print(review_page(summary, text))
     else:
         from rich.console import Console
 
-        from imr_llm.report import render_text
+        from imr_llm.render.report import render_text
 
         console = Console(highlight=False)
         render_text(summary, console)
@@ -229,7 +229,7 @@ def _print_one(rec: dict[str, Any], fmt: str, single: bool) -> None:
 
 
 def _letter_text(path: str | None) -> str:
-    from imr_llm.load import load_letter
+    from imr_llm.letter.load import load_letter
 
     if path is None:  # pragma: no cover - CLI inputs are paths
         return ""
@@ -237,7 +237,7 @@ def _letter_text(path: str | None) -> str:
 
 
 def _print_csv(records: list[tuple[str, dict[str, Any]]]) -> int:
-    from imr_llm.report import csv_rows, csv_text
+    from imr_llm.render.report import csv_rows, csv_text
     from imr_llm.schema import LetterSummary
 
     failed = 0

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from imr_llm.anchors import Anchor, Anchors, ItemAnchors
-from imr_llm.load import Letter
-from imr_llm.normalize import squash
+from imr_llm.letter.anchors import Anchor, Anchors, ItemAnchors
+from imr_llm.letter.load import Letter
+from imr_llm.letter.normalize import squash
 from imr_llm.schema import (
     Case,
     Clinical,

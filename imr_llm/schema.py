@@ -12,18 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from imr_llm.letter.vocab import Decision as Decision
+from imr_llm.letter.vocab import Format as Format
+
 SCHEMA_VERSION: Literal["1"] = "1"
 
-Format = Literal["dwc-2014", "dwc-2013", "dwc-fdl", "professional-review", "unknown"]
 GuidelineSource = Literal["MTUS", "ACOEM", "ODG", "Non-MTUS", "Other"]
 GUIDELINE_SOURCES: tuple[str, ...] = ("MTUS", "ACOEM", "ODG", "Non-MTUS", "Other")
-
-
-class Decision(StrEnum):
-    """The IMR decision on one disputed item, in the letters' vocabulary."""
-
-    UPHELD = "upheld"  # the UR denial stands: NOT medically necessary
-    OVERTURNED = "overturned"  # the UR denial is reversed: medically necessary
 
 
 class Outcome(StrEnum):

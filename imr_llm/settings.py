@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from imr_llm.errors import ConfigError
+from imr_llm.letter.load import MAX_INPUT_BYTES, MAX_TEXT_CHARS
+
+__all__ = ["MAX_INPUT_BYTES", "MAX_TEXT_CHARS", "Settings"]
 
 Backend = Literal["auto", "rules", "llm"]
 BACKENDS: tuple[str, ...] = ("auto", "rules", "llm")
 
-#: Inputs larger than this are refused before reading (documented in the README).
-MAX_INPUT_BYTES = 50 * 1024 * 1024
-#: Extracted or given text longer than this is refused (a real letter is 5-60k chars).
-MAX_TEXT_CHARS = 2_000_000
 
 
 def _default_cache_dir() -> Path:

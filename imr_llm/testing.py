@@ -23,9 +23,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from imr_llm.anchors import Anchors
-from imr_llm.client import CallResult, cost_usd
-from imr_llm.normalize import squash
+from imr_llm.letter.anchors import Anchors
+from imr_llm.letter.normalize import squash
+from imr_llm.llm.client import CallResult, cost_usd
 from imr_llm.rules import rationale_summary
 from imr_llm.schema import Decision, ModelExtraction, ModelItem, Usage
 

@@ -26,6 +26,7 @@ _CREATED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d
 
 def _blank(text: str) -> str:
     text = _MD_TIMING.sub(r"\1, -s_", _TIMING.sub(r"\1null", text))
+    text = re.sub(r"The run took [0-9.,]+ ?s", "The run took - s", text)
     return _CREATED.sub("<timestamp>", text)
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-import imr_llm.cache
-from imr_llm.cache import KEY_VERSION, ModelCache, cache_key
+import imr_llm.llm.cache
+from imr_llm.llm.cache import KEY_VERSION, ModelCache, cache_key
 
 BASE: dict[str, Any] = {
     "model": "gpt-4o-mini",
@@ -158,7 +158,7 @@ def test_key_changes_with_each_sampling_parameter(param: str, value: Any) -> Non
 def test_key_changes_with_the_package_version(monkeypatch: pytest.MonkeyPatch) -> None:
     """A new release never reads an older release's cached outputs."""
     before = key()
-    monkeypatch.setattr(imr_llm.cache, "__version__", "9.9.9")
+    monkeypatch.setattr(imr_llm.llm.cache, "__version__", "9.9.9")
     assert key() != before
 
 

@@ -16,7 +16,7 @@ import pytest
 from imr_llm import summarize
 from imr_llm.cli import main
 from imr_llm.errors import InputError
-from imr_llm.load import load_letter
+from imr_llm.letter.load import load_letter
 from imr_llm.settings import MAX_INPUT_BYTES, MAX_TEXT_CHARS
 from tests.helpers import ROOT, blank_pdf, real_letters, real_pdfs
 
@@ -317,7 +317,7 @@ def test_file_at_the_byte_limit_passes_the_size_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Exactly the byte limit is read; one byte more is refused (limit lowered here)."""
-    monkeypatch.setattr("imr_llm.load.MAX_INPUT_BYTES", 4096)
+    monkeypatch.setattr("imr_llm.letter.load.MAX_INPUT_BYTES", 4096)
     data = letter(SINGLE).read_bytes()[:4096]
     edge = tmp_path / "edge.txt"
     edge.write_bytes(data)
@@ -377,7 +377,7 @@ def test_over_limit_text_file_under_byte_limit_gives_one_cli_line(
 
 def test_over_limit_bytes_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bytes input over the byte limit raises InputError naming the limit (limit lowered here)."""
-    monkeypatch.setattr("imr_llm.load.MAX_INPUT_BYTES", 1024)
+    monkeypatch.setattr("imr_llm.letter.load.MAX_INPUT_BYTES", 1024)
     with pytest.raises(InputError, match="over the input limit"):
         load_letter(b"x" * 1025)
     assert load_letter(b"Upheld\n" * 100).text.startswith("Upheld")

@@ -12,8 +12,9 @@ import pytest
 from pydantic import BaseModel
 
 from imr_llm import ConfigError, ModelCallError
-from imr_llm.api import read
-from imr_llm.client import (
+from imr_llm.letter import read_letter as read
+from imr_llm.letter.normalize import squash
+from imr_llm.llm.client import (
     MAX_RETRY_AFTER_S,
     CallResult,
     OpenAICompatibleClient,
@@ -21,8 +22,7 @@ from imr_llm.client import (
     http,
     retry_after_seconds,
 )
-from imr_llm.extract import ValidatedExtraction, expected_items, summarize_llm
-from imr_llm.normalize import squash
+from imr_llm.llm.extract import ValidatedExtraction, expected_items, summarize_llm
 from imr_llm.schema import Decision
 from imr_llm.settings import Settings
 from imr_llm.testing import change_item, correct_extraction

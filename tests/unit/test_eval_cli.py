@@ -162,12 +162,12 @@ def test_baseline_that_is_not_a_run_exits_2(subset, tmp_path, capsys):
 
 def test_max_cost_stops_an_llm_eval_cleanly(subset, tmp_path, monkeypatch, capsys):
     """A priced model over budget after the first letter: the run stops, reports, exits 2."""
-    import imr_llm.client
+    import imr_llm.llm.client
     from imr_llm.testing import FakeClient
 
     letters, gold, stems = subset
     fake = FakeClient(lambda call: "not JSON at all", model="gpt-4o-mini")
-    monkeypatch.setattr(imr_llm.client, "OpenAICompatibleClient", lambda settings: fake)
+    monkeypatch.setattr(imr_llm.llm.client, "OpenAICompatibleClient", lambda settings: fake)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
     out = tmp_path / "run"
     code = main(["eval", "--backend", "llm", "--model", "gpt-4o-mini", "--letters", str(letters),
@@ -182,9 +182,9 @@ def test_max_cost_stops_an_llm_eval_cleanly(subset, tmp_path, monkeypatch, capsy
 
 def test_replay_rescores_from_cached_model_outputs_without_calls(subset, tmp_path, monkeypatch):
     """An llm eval, then --replay: same scores from the cache, and the model is never called."""
-    import imr_llm.client
-    from imr_llm.api import read
-    from imr_llm.extract import expected_items
+    import imr_llm.llm.client
+    from imr_llm.letter import read_letter as read
+    from imr_llm.llm.extract import expected_items
     from imr_llm.testing import FakeClient, correct_extraction
 
     letters, gold, _ = subset
@@ -199,7 +199,7 @@ def test_replay_rescores_from_cached_model_outputs_without_calls(subset, tmp_pat
         return correct_extraction(anchors, call.indices)
 
     fake = FakeClient(faithful_any)
-    monkeypatch.setattr(imr_llm.client, "OpenAICompatibleClient", lambda settings: fake)
+    monkeypatch.setattr(imr_llm.llm.client, "OpenAICompatibleClient", lambda settings: fake)
     args = ["eval", "--backend", "llm", "--model", "fake", "--base-url", "http://127.0.0.1:9/v1",
             "--letters", str(letters), "--gold", str(gold), "--cache-dir", str(tmp_path / "c")]
     assert main([*args, "--out", str(tmp_path / "first")]) == 0
@@ -208,7 +208,7 @@ def test_replay_rescores_from_cached_model_outputs_without_calls(subset, tmp_pat
     def never(settings):
         raise AssertionError("--replay must not build a model client")
 
-    monkeypatch.setattr(imr_llm.client, "OpenAICompatibleClient", never)
+    monkeypatch.setattr(imr_llm.llm.client, "OpenAICompatibleClient", never)
     assert main([*args, "--out", str(tmp_path / "replay"), "--replay"]) == 0
     first = json.loads((tmp_path / "first" / "run.json").read_text())
     again = json.loads((tmp_path / "replay" / "run.json").read_text())

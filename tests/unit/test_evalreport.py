@@ -1,4 +1,4 @@
-"""Unit tests of imr_llm.evalreport: the HTML eval page from crafted run dicts. Pure, no files."""
+"""Unit tests of imr_llm.render.evalreport: the HTML eval page from crafted run dicts.."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import html
 import re
 from typing import Any
 
-from imr_llm.evalreport import eval_report_html, eval_report_markdown, needs_diff
-from imr_llm.evalrun import headline
-from imr_llm.gate import compare
-from imr_llm.scoring import aggregate, score_letter
+from imr_llm.evaluation.gate import compare
+from imr_llm.evaluation.run import headline
+from imr_llm.evaluation.scoring import aggregate, score_letter
+from imr_llm.render.evalreport import eval_report_html, eval_report_markdown, needs_diff
 
 GOOD_STEM, QTY_STEM, DEC_STEM = "CM16-0000001", "CM16-0000002", "CM16-0000003"
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-import imr_llm.client
+import imr_llm.llm.client
 from imr_llm import ConfigError, ModelCallError, summarize
-from imr_llm.anchors import Anchors
-from imr_llm.api import read
-from imr_llm.extract import ValidatedExtraction, summarize_llm, summarize_llm_with_raw
-from imr_llm.normalize import squash
-from imr_llm.prompts import PROMPT_VERSION
+from imr_llm.letter import read_letter as read
+from imr_llm.letter.anchors import Anchors
+from imr_llm.letter.normalize import squash
+from imr_llm.llm.extract import ValidatedExtraction, summarize_llm, summarize_llm_with_raw
+from imr_llm.llm.prompts import PROMPT_VERSION
 from imr_llm.schema import Decision, Finding, FindingKind, LetterSummary, ModelExtraction
 from imr_llm.settings import Settings
 from imr_llm.testing import (
@@ -400,7 +400,7 @@ def test_api_summarize_reaches_the_model_backend(
         built.append(settings)
         return fake
 
-    monkeypatch.setattr(imr_llm.client, "OpenAICompatibleClient", build)
+    monkeypatch.setattr(imr_llm.llm.client, "OpenAICompatibleClient", build)
     s = summarize(example_text, settings=llm_settings(), backend="llm")
     assert s.meta.backend == "llm"
     assert len(fake.calls) == 1

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imr_llm import summarize
-from imr_llm.anchors import Anchor, Anchors, find_anchors
 from imr_llm.errors import ImrError
-from imr_llm.normalize import normalize, squash
+from imr_llm.letter.anchors import Anchor, Anchors, find_anchors
+from imr_llm.letter.normalize import normalize, squash
+from imr_llm.letter.sections import detect_format, split_sections
 from imr_llm.schema import Decision, Format, LetterSummary, Outcome
-from imr_llm.sections import detect_format, split_sections
 from tests.helpers import EXAMPLE, real_letters, real_pdfs
 
 LETTERS = [p.read_text(encoding="utf-8") for p in real_letters()[:60]]

@@ -1,4 +1,4 @@
-"""Unit tests of imr_llm.gate: exact McNemar p-values and the baseline gate's verdicts."""
+"""Unit tests of imr_llm.evaluation.gate: exact McNemar p-values and gate verdicts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from imr_llm.gate import compare, mcnemar_exact
-from imr_llm.scoring import score_letter
+from imr_llm.evaluation.gate import compare, mcnemar_exact
+from imr_llm.evaluation.scoring import score_letter
 
 
 def make_gold(number: int) -> dict[str, Any]:

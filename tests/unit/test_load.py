@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from imr_llm.errors import InputError
-from imr_llm.load import load_letter
+from imr_llm.letter.load import load_letter
 from tests.helpers import blank_pdf, real_pdfs
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imr_llm.normalize import normalize, squash
+from imr_llm.letter.normalize import normalize, squash
 from tests.helpers import real_letters
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imr_llm.quantity import parse_quantity, word_to_number
+from imr_llm.letter.quantity import parse_quantity, word_to_number
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from imr_llm.api import read
-from imr_llm.reconcile import merged_extraction, model_only_summary, reconcile
+from imr_llm.letter import read_letter as read
+from imr_llm.llm.reconcile import merged_extraction, model_only_summary, reconcile
 from imr_llm.rules import summarize_rules
 from imr_llm.schema import (
     Decision,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from imr_llm import InputError, summarize
-from imr_llm.load import load_letter
+from imr_llm.evaluation.scoring import provenance_validity
+from imr_llm.letter.load import load_letter
 from imr_llm.schema import Decision, FindingKind, Outcome
-from imr_llm.scoring import provenance_validity
 from tests.helpers import EVAL_LETTERS, EXAMPLE, GOLD, real_letters, real_pdfs
 
 

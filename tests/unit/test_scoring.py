@@ -1,4 +1,4 @@
-"""Unit tests of imr_llm.scoring: field classes, normalisation, item pairing, provenance, facts."""
+"""Unit tests of imr_llm.evaluation.scoring: fields, pairing, provenance, facts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imr_llm.scoring import (
+from imr_llm.evaluation.scoring import (
     aggregate,
     assign_optimally,
     classify,

@@ -27,7 +27,7 @@ from difflib import SequenceMatcher
 from enum import StrEnum
 from typing import Any, Final, Literal
 
-from imr_llm.anchors import MONTH_NAMES
+from imr_llm.letter.dates import MONTH_NAMES
 
 JsonDict = dict[str, Any]
 Verdict = Literal["correct", "wrong", "hallucinated", "missed", "correct_null"]

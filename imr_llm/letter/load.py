@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imr_llm.errors import InputError
-from imr_llm.settings import MAX_INPUT_BYTES, MAX_TEXT_CHARS
 
 LetterInput = str | bytes | os.PathLike[str]
+
+#: Inputs larger than this are refused before reading (documented in the README).
+MAX_INPUT_BYTES = 50 * 1024 * 1024
+#: Extracted or given text longer than this is refused (a real letter is 5-60k chars).
+MAX_TEXT_CHARS = 2_000_000
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _TEXT_ENCODINGS = ("utf-8", "cp1252", "latin-1")

@@ -39,10 +39,11 @@ def _fill(template: str, values: dict[str, str], version: str) -> str:
 
 def prompts_dir() -> Path:
     """prompts/ in a source tree, or the installed imr_llm/prompts package data."""
-    repo = Path(__file__).resolve().parent.parent / "prompts"
+    package = Path(__file__).resolve().parents[1]  # imr_llm/
+    repo = package.parent / "prompts"
     if repo.is_dir():
         return repo
-    return Path(__file__).resolve().parent / "_prompts"
+    return package / "_prompts"
 
 
 @cache

@@ -18,9 +18,9 @@ from typing import Any
 
 from imr_llm.batch import LETTER_SUFFIXES
 from imr_llm.errors import ConfigError, ImrError
-from imr_llm.gate import compare
-from imr_llm.load import load_letter
-from imr_llm.scoring import aggregate, score_letter
+from imr_llm.evaluation.gate import compare
+from imr_llm.evaluation.scoring import aggregate, score_letter
+from imr_llm.letter.load import load_letter
 from imr_llm.settings import Settings
 from imr_llm.version import __version__
 
@@ -50,7 +50,7 @@ def predict(path: Path, settings: Settings, *, replay: bool) -> dict[str, Any]:
     from imr_llm.api import summarize
 
     if settings.resolved_backend() == "llm":
-        from imr_llm.extract import summarize_llm_with_raw
+        from imr_llm.llm.extract import summarize_llm_with_raw
 
         final, raw = summarize_llm_with_raw(path, settings=settings, replay=replay)
         return {"prediction": final.model_dump(mode="json"),
@@ -131,7 +131,7 @@ def run_eval(
 
 
 def _prompt_versions(llm: bool) -> dict[str, Any]:
-    from imr_llm.prompts import PROMPT_VERSION
+    from imr_llm.llm.prompts import PROMPT_VERSION
     from imr_llm.schema_export import schema_sha
 
     return {"prompt_version": PROMPT_VERSION if llm else None, "schema_sha": schema_sha()}
@@ -177,7 +177,7 @@ def headline(totals: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_reports(run: dict[str, Any], out: Path) -> None:
-    from imr_llm.evalreport import eval_report_html, eval_report_markdown, needs_diff
+    from imr_llm.render.evalreport import eval_report_html, eval_report_markdown, needs_diff
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.json").write_text(json.dumps(run, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -200,7 +200,7 @@ def run_eval_cli(args: argparse.Namespace, settings: Settings) -> int:
     if args.replay and settings.resolved_backend() != "llm":
         args.replay = False  # the rules backend is deterministic: a re-run is a replay
     if settings.resolved_backend() == "llm":
-        from imr_llm.client import check_config
+        from imr_llm.llm.client import check_config
 
         check_config(settings)
     baseline = None

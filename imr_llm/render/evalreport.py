@@ -15,8 +15,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from imr_llm.review import BASE_CSS, Highlight, field_anchor, highlight_letter
-from imr_llm.scoring import DATE_FIELDS, GOOD
+from imr_llm.evaluation.scoring import DATE_FIELDS, GOOD
+from imr_llm.render.review import BASE_CSS, Highlight, field_anchor, highlight_letter
 
 __all__ = ["eval_report_html", "eval_report_markdown", "needs_diff"]
 
@@ -32,7 +32,7 @@ def _headline(run: Mapping[str, Any]) -> Json:
     given = run.get("headline")
     if given:
         return dict(given)
-    from imr_llm.evalrun import headline  # local: keeps evalreport importable alone
+    from imr_llm.evaluation.run import headline  # local: keeps evalreport importable alone
 
     return headline(run["totals"])
 
@@ -250,7 +250,7 @@ class _Report:
         self.h = _headline(run)
         self.raw: Mapping[str, Any] | None = run.get("raw_headline")
         if self.raw is None and run.get("raw_totals"):
-            from imr_llm.evalrun import headline
+            from imr_llm.evaluation.run import headline
 
             self.raw = headline(run["raw_totals"])
         self.letters: Mapping[str, Any] = run.get("letters") or {}

@@ -16,15 +16,15 @@ from typing import Any
 
 from pydantic import ValidationError, ValidationInfo, model_validator
 
-from imr_llm.anchors import Anchors
-from imr_llm.api import read
-from imr_llm.cache import ModelCache, cache_key
-from imr_llm.client import ModelClient
 from imr_llm.errors import ConfigError, ContextLengthError, ExtractionError
-from imr_llm.load import Letter, LetterInput
-from imr_llm.normalize import shorten, squash
-from imr_llm.prompts import PROMPT_VERSION, load_prompt
-from imr_llm.reconcile import model_only_summary, reconcile
+from imr_llm.letter import read_letter
+from imr_llm.letter.anchors import Anchors
+from imr_llm.letter.load import Letter, LetterInput
+from imr_llm.letter.normalize import shorten, squash
+from imr_llm.llm.cache import ModelCache, cache_key
+from imr_llm.llm.client import ModelClient
+from imr_llm.llm.prompts import PROMPT_VERSION, load_prompt
+from imr_llm.llm.reconcile import model_only_summary, reconcile
 from imr_llm.rules import summarize_rules
 from imr_llm.schema import Decision, LetterSummary, Meta, ModelExtraction, Usage
 from imr_llm.schema_export import schema_sha
@@ -163,7 +163,7 @@ def summarize_llm_with_raw(
 ) -> tuple[LetterSummary, LetterSummary | None]:
     """(reconciled summary, the raw model-only summary or None when the model gave nothing)."""
     started = time.perf_counter() if started is None else started
-    loaded, anchors = read(letter)
+    loaded, anchors = read_letter(letter)
     groups = item_groups(len(anchors.items), settings.max_items_per_call)
     cache = ModelCache(settings.cache_dir) if settings.use_cache else None
     usage = Usage()
@@ -173,7 +173,7 @@ def summarize_llm_with_raw(
 
     def get_client() -> ModelClient:
         if not holder:
-            from imr_llm.client import OpenAICompatibleClient
+            from imr_llm.llm.client import OpenAICompatibleClient
 
             holder.append(OpenAICompatibleClient(settings))
         return holder[0]

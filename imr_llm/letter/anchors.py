@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
-from imr_llm.normalize import NormalizedText, normalize, squash
-from imr_llm.quantity import QuantityMatch, parse_quantity
-from imr_llm.schema import Decision, Format
-from imr_llm.sections import Sections, split_sections
+from imr_llm.letter.dates import DATE, DATE_RE, parse_date
+from imr_llm.letter.normalize import NormalizedText, normalize, squash
+from imr_llm.letter.quantity import QuantityMatch, parse_quantity
+from imr_llm.letter.sections import Sections, split_sections
+from imr_llm.letter.vocab import Decision, Format
 
 Span = tuple[int, int]
 
@@ -61,45 +61,6 @@ class Anchors:
     @property
     def format(self) -> Format:
         return self.sections.format
-
-
-# --- dates ------------------------------------------------------------------------------------
-
-MONTH_NAMES: tuple[str, ...] = (
-    "january", "february", "march", "april", "may", "june",
-    "july", "august", "september", "october", "november", "december",
-)
-_MONTHS = {m: i for i, m in enumerate(MONTH_NAMES, start=1)}
-_MONTH_ABBR = {k[:3]: v for k, v in _MONTHS.items()}
-DATE = (
-    r"(?:\d{1,2}\s*[/-]\s*\d{1,2}\s*[/-]\s*\d{2,4}|"
-    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4})"
-)
-_DATE_RE = re.compile(DATE, re.IGNORECASE)
-
-
-def parse_date(text: str) -> str | None:
-    """'11/18/2016', '11-18-16', 'November 18, 2016', '2016-11-18' -> '2016-11-18'; else None."""
-    text = text.strip()
-    iso = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
-    m = re.fullmatch(r"(\d{1,2})\s*[/-]\s*(\d{1,2})\s*[/-]\s*(\d{2,4})", text)
-    if iso:
-        year, month, day = (int(g) for g in iso.groups())
-    elif m:
-        month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        if year < 100:
-            year += 2000 if year < 50 else 1900
-    else:
-        m = re.fullmatch(r"([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})", text)
-        if not m:
-            return None
-        name = m.group(1).lower()
-        month = _MONTHS.get(name) or _MONTH_ABBR.get(name[:3], 0)
-        day, year = int(m.group(2)), int(m.group(3))
-    try:
-        return date(year, month, day).isoformat()
-    except ValueError:
-        return None
 
 
 # --- header -----------------------------------------------------------------------------------
@@ -188,7 +149,7 @@ def _header_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
                 continue
         # Broken layout: the value is the first unclaimed date after the label, before the
         # next-but-one label (pypdf puts "Application \nReceived: \n11/14/2016").
-        for cand in _DATE_RE.finditer(text, lm.end(), min(window_end, lm.end() + 120)):
+        for cand in DATE_RE.finditer(text, lm.end(), min(window_end, lm.end() + 120)):
             nxt = _ANY_LABEL.search(text, lm.end(), cand.start())
             if cand.start() in claimed or (nxt and path != "case.application_received"):
                 continue

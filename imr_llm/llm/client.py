@@ -37,7 +37,7 @@ from tenacity import (
 )
 
 from imr_llm.errors import ConfigError, ContextLengthError, ModelCallError
-from imr_llm.normalize import shorten
+from imr_llm.letter.normalize import shorten
 from imr_llm.schema import Usage
 from imr_llm.settings import Settings
 

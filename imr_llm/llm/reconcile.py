@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from imr_llm.anchors import Anchors, parse_date
-from imr_llm.load import Letter
-from imr_llm.normalize import squash
-from imr_llm.quantity import MASS_UNITS
+from imr_llm.letter.anchors import Anchors
+from imr_llm.letter.dates import parse_date
+from imr_llm.letter.load import Letter
+from imr_llm.letter.normalize import squash
+from imr_llm.letter.quantity import MASS_UNITS
 from imr_llm.rules import source_of, summary_text
 from imr_llm.schema import (
     Case,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from imr_llm.schema import Format
+from imr_llm.letter.vocab import Format
 
 Span = tuple[int, int]
 
