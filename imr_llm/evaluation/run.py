@@ -19,6 +19,7 @@ from typing import Any
 from imr_llm.batch import LETTER_SUFFIXES
 from imr_llm.errors import ConfigError, ImrError
 from imr_llm.evaluation.gate import compare
+from imr_llm.evaluation.metrics import headline
 from imr_llm.evaluation.scoring import aggregate, score_letter
 from imr_llm.letter.load import load_letter
 from imr_llm.settings import Settings
@@ -147,33 +148,6 @@ def gate(run: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
         # regression.)
         base = {k: v for k, v in base.items() if k in cur}
     return compare(base, cur)
-
-
-def headline(totals: dict[str, Any]) -> dict[str, Any]:
-    """The few numbers a person looks at first."""
-    f = totals["fields"]
-
-    def acc(name: str) -> float | None:
-        row = f.get(name)
-        return None if row is None else row.get("accuracy")
-
-    header = [k for k in f if k.startswith("case.")]
-    header_ok = sum(f[k]["correct"] + f[k]["correct_null"] for k in header)
-    header_all = sum(f[k]["total"] for k in header)
-    return {
-        "letters": totals["letters"],
-        "all_decisions_right": totals["letters_all_decisions_right"]["rate"],
-        "decision_accuracy": acc("items.decision"),
-        "item_f1": totals["items"]["f1"],
-        "quantity_accuracy": acc("items.quantity"),
-        "service_accuracy": acc("items.service"),
-        "header_accuracy": header_ok / header_all if header_all else None,
-        "age_accuracy": acc("patient.age"),
-        "sex_accuracy": acc("patient.sex"),
-        "critical_weighted": totals["critical"]["weighted_score"],
-        "provenance_valid": totals["provenance"]["rate"],
-        "summary_fact_recall": totals["summary_facts"]["recall"],
-    }
 
 
 def write_reports(run: dict[str, Any], out: Path) -> None:

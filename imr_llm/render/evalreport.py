@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from imr_llm.evaluation.metrics import headline
 from imr_llm.evaluation.scoring import DATE_FIELDS, GOOD
 from imr_llm.render.review import BASE_CSS, Highlight, field_anchor, highlight_letter
 
@@ -32,8 +33,6 @@ def _headline(run: Mapping[str, Any]) -> Json:
     given = run.get("headline")
     if given:
         return dict(given)
-    from imr_llm.evaluation.run import headline  # local: keeps evalreport importable alone
-
     return headline(run["totals"])
 
 
@@ -250,7 +249,6 @@ class _Report:
         self.h = _headline(run)
         self.raw: Mapping[str, Any] | None = run.get("raw_headline")
         if self.raw is None and run.get("raw_totals"):
-            from imr_llm.evaluation.run import headline
 
             self.raw = headline(run["raw_totals"])
         self.letters: Mapping[str, Any] = run.get("letters") or {}

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from imr_llm.evaluation.gate import compare
-from imr_llm.evaluation.run import headline
+from imr_llm.evaluation.metrics import headline
 from imr_llm.evaluation.scoring import aggregate, score_letter
 from imr_llm.render.evalreport import eval_report_html, eval_report_markdown, needs_diff
 
