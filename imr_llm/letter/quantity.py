@@ -9,47 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_UNITS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-}
-_TENS = {
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-}
-_TIMES_WORDS = {"once": 1, "twice": 2, "thrice": 3}
+from imr_llm.letter.numbers import NUMBER_WORD, word_to_number
 
-_WORD = (
-    r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-](?:one|two|three|"
-    r"four|five|six|seven|eight|nine))?|zero|one|two|three|four|five|six|seven|eight|nine|ten|"
-    r"eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
-)
-NUM = rf"(?:\d+(?:\.\d+)?|{_WORD})"
-_NUM_RE = re.compile(NUM, re.IGNORECASE)
+NUM = rf"(?:\d+(?:\.\d+)?|{NUMBER_WORD})"
 
 #: Units of mass, volume and strength: a number followed by one is never a count (rule 6).
 MASS_UNITS = r"(?:gm|g|grams?|gms|mg|mcg|ml|mls|cc|oz|ounces?|l|liters?|%)"
@@ -111,28 +73,6 @@ class QuantityMatch:
     start: int
     end: int
     rule: str
-
-
-def word_to_number(word: str) -> float | None:
-    """'12' -> 12, 'twelve' -> 12, 'twenty-four' -> 24, 'twice' -> 2; None if not a number."""
-    w = word.strip().lower()
-    if w in _TIMES_WORDS:
-        return _TIMES_WORDS[w]
-    try:
-        return float(w)
-    except ValueError:
-        pass
-    if w in _UNITS:
-        return _UNITS[w]
-    parts = re.split(r"[\s-]+", w)
-    if parts and parts[0] in _TENS:
-        total = _TENS[parts[0]]
-        if len(parts) == 2 and parts[1] in _UNITS:
-            total += _UNITS[parts[1]]
-        elif len(parts) > 1:
-            return None
-        return total
-    return None
 
 
 def _num(m: re.Match[str], group: str) -> float:
