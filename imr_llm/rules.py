@@ -8,11 +8,14 @@ a finding says so.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from imr_llm.letter.anchors import Anchor, Anchors, ItemAnchors
+from imr_llm.letter.clinical import ClinicalAnchors, find_clinical
 from imr_llm.letter.load import Letter
 from imr_llm.letter.normalize import squash
+from imr_llm.letter.reasons import case_reason, cut_words
 from imr_llm.schema import (
     Case,
     Clinical,
@@ -35,64 +38,9 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _SENTENCE = re.compile(r"(?<!\b[A-Z])(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr))(?<=[.!?])\s+(?=[A-Z\"(])")
-_DIAGNOSES = re.compile(
-    r"(?:diagnos(?:is|es|ed)(?:\s+(?:was|were|is|are|has\s+been|have\s+been|included?|includes))?"
-    r"(?:\s+(?:with|as|of))?\s*(?:include[sd]?|included|:)?\s*)(?P<v>[^.;]{3,300})",
-    re.IGNORECASE,
-)
 _CITATION_TAIL = re.compile(
     r"^\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
     r"|^\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z])"  # '(ODG, 2016) In this case'
-)
-_DIAG_LEAD = re.compile(r"^(?:as\s+)?having\s+(?:a\s+)?", re.IGNORECASE)
-_PRIOR = re.compile(
-    r"(?:prior\s+treatments?|treatments?\s+to\s+date|previous\s+treatments?|treatment\s+history|"
-    r"has\s+been\s+treated\s+with|has\s+received|treatment\s+has\s+included|"
-    r"treatments?\s+(?:have\s+)?(?:has\s+)?included?)\s*(?:have|has)?\s*(?:included?|includes|"
-    r"consisted\s+of|of|with)?\s*:?\s*(?P<v>[^.]{3,400})",
-    re.IGNORECASE,
-)
-_BODY_PARTS = (
-    "low back",
-    "lumbar spine",
-    "lumbar",
-    "cervical spine",
-    "cervical",
-    "thoracic spine",
-    "neck",
-    "shoulder",
-    "knee",
-    "wrist",
-    "hand",
-    "elbow",
-    "hip",
-    "ankle",
-    "foot",
-    "feet",
-    "head",
-    "back",
-    "arm",
-    "leg",
-    "finger",
-    "thumb",
-    "forearm",
-    "pelvis",
-    "groin",
-    "chest",
-    "abdomen",
-    "jaw",
-    "eye",
-    "toe",
-    "heel",
-    "spine",
-    "upper extremit",
-    "lower extremit",
-)
-_BODY_RE = re.compile(
-    r"\b(?:(?:left|right|bilateral)\s+)?(?:"
-    + "|".join(re.escape(b) for b in _BODY_PARTS)
-    + r")(?:ies|y|s)?\b",
-    re.IGNORECASE,
 )
 _SOURCES = (
     ("MTUS", re.compile(r"(?<!Non-)\bMTUS\b|Medical\s+Treatment\s+Utilization", re.IGNORECASE)),
@@ -144,10 +92,16 @@ def guideline_text(anchor: Anchor | None) -> str | None:
 
 
 def rationale_summary(item: ItemAnchors) -> str:
-    """1-2 sentences: the reason just before the conclusion, and the conclusion."""
+    """1-2 sentences, at most 50 words: the case-specific reason the reviewer gave."""
     if item.rationale is None:
         return ""
-    parts = sentences(str(item.rationale.value))
+    rationale = str(item.rationale.value)
+    return case_reason(rationale) or cut_words(_last_sentences(item, rationale))
+
+
+def _last_sentences(item: ItemAnchors, rationale: str) -> str:
+    """The sentence before the conclusion, and the conclusion (when nothing reads as a reason)."""
+    parts = sentences(rationale)
     if not parts:
         return ""
     concl_idx = len(parts) - 1
@@ -165,7 +119,8 @@ def rationale_summary(item: ItemAnchors) -> str:
     return _CITATION_TAIL.sub("", " ".join(chosen))[:700]
 
 
-def _clinical(anchors: Anchors) -> Clinical:
+def clinical_summary(anchors: Anchors) -> str:
+    """The clinical case summary's first two sentences (boilerplate lead-in skipped)."""
     text = anchors.sections.text(anchors.norm.text, "clinical")
     body = _BOILERPLATE.sub("", text, count=1)
     # Only the first two sentences are used: split a prefix, and the whole body only when the
@@ -173,33 +128,45 @@ def _clinical(anchors: Anchors) -> Clinical:
     sents = sentences(body[:2500])
     if len(sents) < 3:
         sents = sentences(body)
-    summary = " ".join(sents[:2])[:600]
-    diagnoses: list[str] = []
-    for m in _DIAGNOSES.finditer(body):
-        for part in re.split(r",\s*|\s+and\s+", m.group("v")):
-            part = _DIAG_LEAD.sub("", squash(part)).strip(" \"'”“")
-            if 2 < len(part) < 120 and part.lower() not in (d.lower() for d in diagnoses):
-                diagnoses.append(part)
-        if len(diagnoses) >= 12:
-            break
-    prior: list[str] = []
-    pm = _PRIOR.search(body)
-    if pm:
-        for part in re.split(r",\s*|\s+and\s+", pm.group("v")):
-            part = squash(part).strip(" :")
-            if 2 < len(part) < 120:
-                prior.append(part)
-    parts: list[str] = []
-    for bm in _BODY_RE.finditer(body):
-        p = squash(bm.group()).lower()
-        if p not in parts:
-            parts.append(p)
+    return " ".join(sents[:2])[:600]
+
+
+def _clinical(anchors: Anchors, found: ClinicalAnchors) -> Clinical:
     return Clinical(
-        diagnoses=diagnoses[:12],
-        body_parts=parts[:12],
-        prior_treatments=prior[:12],
-        summary=summary,
+        diagnoses=[p.value for p in found.diagnoses],
+        body_parts=[p.value for p in found.body_parts],
+        prior_treatments=[p.value for p in found.prior_treatments],
+        summary=clinical_summary(anchors),
     )
+
+
+_NARRATIVE_MISSING = {
+    "diagnoses": "no diagnosis stated in the clinical summary",
+    "body_parts": "no injured or treated body part named in the clinical summary",
+    "prior_treatments": "no prior treatment listed in the clinical summary",
+}
+
+
+def clinical_provenance(found: ClinicalAnchors) -> dict[str, tuple[int, int]]:
+    """clinical.diagnoses[i] / body_parts[i] / prior_treatments[i] -> span of the phrase."""
+    prov: dict[str, tuple[int, int]] = {}
+    for name in _NARRATIVE_MISSING:
+        for i, phrase in enumerate(getattr(found, name)):
+            prov[f"clinical.{name}[{i}]"] = phrase.span
+    return prov
+
+
+def clinical_findings(anchors: Anchors, found: ClinicalAnchors) -> list[Finding]:
+    """Say when a narrative field could not be found, so an empty list is never silent."""
+    out: list[Finding] = []
+    for name, message in _NARRATIVE_MISSING.items():
+        if not getattr(found, name):
+            if anchors.sections.clinical is None:
+                message = f"{message} (no clinical case summary found in the letter)"
+            out.append(Finding(kind=FindingKind.MISSING, field=f"clinical.{name}",
+                               span=anchors.sections.clinical and anchors.norm.to_original(
+                                   *anchors.sections.clinical), message=message))
+    return out
 
 
 def _item(a: ItemAnchors) -> Item:
@@ -312,8 +279,37 @@ def letter_findings(anchors: Anchors) -> list[Finding]:
     return out
 
 
-def summary_text(summary_fields: dict[str, Any], items: list[Item], outcome: Outcome) -> str:
-    """Plain English, 2-4 sentences: who, what was requested, what was decided, why."""
+SUMMARY_WORDS = 120
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _short(service: str, limit: int = 8) -> str:
+    words = service.split()
+    return service if len(words) <= limit else " ".join(words[:limit]) + " ..."
+
+
+def _listing(services: list[str], budget: int) -> str:
+    """'A; B; and 3 more' within `budget` words (always at least the first one)."""
+    shown: list[str] = []
+    for i, name in enumerate(services):
+        rest = len(services) - i - 1
+        tail = f"; and {rest} more" if rest else ""
+        candidate = "; ".join([*shown, name]) + tail
+        if shown and _words(candidate) > budget:
+            break
+        shown.append(name)
+    rest = len(services) - len(shown)
+    return "; ".join(shown) + (f"; and {rest} more" if rest else "")
+
+
+def summary_text(
+    summary_fields: dict[str, Any], items: list[Item], outcome: Outcome,
+    diagnoses: Sequence[str] = (),
+) -> str:
+    """Plain English, at most 4 sentences and 120 words: who, what, the decision, why."""
     age, sex = summary_fields.get("age"), summary_fields.get("sex")
     who = "An injured worker"
     if age and sex:
@@ -326,45 +322,43 @@ def summary_text(summary_fields: dict[str, Any], items: list[Item], outcome: Out
     doi = summary_fields.get("date_of_injury")
     intro = who
     if case:
-        intro += f" (IMR case {case}"
-        intro += f", injured {doi})" if doi else ")"
+        intro += f" (IMR case {case}" + (f", injured {doi})" if doi else ")")
     elif doi:
         intro += f" (injured {doi})"
-    services = [i.service for i in items]
-    shown = 8  # name every item of all but the longest letters; a summary is read, not scanned
-    if len(services) <= shown:
-        listed = "; ".join(services)
-    else:
-        listed = "; ".join(services[:shown]) + f"; and {len(services) - shown} more"
-    s1 = f"{intro} disputed a Utilization Review denial of {len(items)} item(s): {listed}."
-    if outcome is Outcome.UPHELD:
-        s2 = (
-            "The independent reviewer upheld the denial: "
-            + ("none of the items was" if len(items) > 1 else "the item was not")
-            + " found medically necessary."
-        )
-    elif outcome is Outcome.OVERTURNED:
-        s2 = (
-            "The independent reviewer overturned the denial: "
-            + ("all items were" if len(items) > 1 else "the item was")
-            + " found medically necessary and should be provided."
-        )
-    else:
-        ok = [i.service for i in items if i.decision is Decision.OVERTURNED]
-        s2 = (
-            f"The reviewer overturned the denial of {'; '.join(ok)} (medically necessary) and "
-            f"upheld the rest ({len(items) - len(ok)} item(s), not medically necessary)."
-        )
+    if diagnoses:
+        named = [_short(d, 6) for d in diagnoses[:2]]
+        intro += ", treated for " + " and ".join(named) + ("," if case or doi else "")
+    n = len(items)
+    s1 = f"{intro} disputed a Utilization Review denial of {n} item{'s' if n != 1 else ''}."
+    upheld = [_short(i.service) for i in items if i.decision is Decision.UPHELD]
+    overturned = [_short(i.service) for i in items if i.decision is Decision.OVERTURNED]
+    first = next((i for i in items if i.rationale_summary and i.decision is Decision.UPHELD),
+                 next((i for i in items if i.rationale_summary), None))
     why = ""
-    first = next((i for i in items if i.rationale_summary), None)
     if first is not None:
-        reason = first.rationale_summary
-        if len(reason) > 450:  # cut at a clause boundary when there is one, else a word
-            head = reason[:447]
-            cut = max(head.rfind(", "), head.rfind("; "))
-            reason = (head[:cut] if cut > 200 else head.rsplit(" ", 1)[0]) + " ..."
-        why = f" Why ({first.service}): {reason}"
-    return f"{s1} {s2}{why}".strip()
+        # One sentence, however many the item's reason has: the summary keeps to four.
+        pieces = [s.rstrip(".") for s in sentences(cut_words(first.rationale_summary, 35))]
+        reason = "; ".join(p[:1].lower() + p[1:] if i else p for i, p in enumerate(pieces))
+        why = f"Main reason ({_short(first.service, 6)}): {reason}."
+    budget = max(12, SUMMARY_WORDS - _words(s1) - _words(why) - 12)
+    parts = [s1]
+    if outcome is Outcome.UPHELD:
+        lead = "The independent reviewer upheld the denial, so " + (
+            "none is medically necessary: " if n > 1 else "it is not medically necessary: ")
+        parts.append(lead + _listing(upheld, budget - _words(lead)) + ".")
+    elif outcome is Outcome.OVERTURNED:
+        lead = "The independent reviewer overturned the denial, so " + (
+            "all are medically necessary: " if n > 1 else "it is medically necessary: ")
+        parts.append(lead + _listing(overturned, budget - _words(lead)) + ".")
+    else:
+        half = budget // 2
+        parts.append("Overturned (medically necessary): "
+                     + _listing(overturned, max(4, half - 3)) + ".")
+        parts.append("Upheld (not medically necessary): "
+                     + _listing(upheld, max(4, budget - half - 3)) + ".")
+    if why:
+        parts.append(why)
+    return " ".join(parts)
 
 
 def provenance_of(anchors: Anchors) -> dict[str, tuple[int, int]]:
@@ -413,6 +407,7 @@ def summarize_rules(letter: Letter, anchors: Anchors, meta: Meta) -> LetterSumma
     patient = Patient(age=val("patient.age"), sex=val("patient.sex"))
     items = [_item(a) for a in anchors.items]
     outcome = outcome_of([i.decision for i in items])
+    found = find_clinical(anchors.norm, anchors.sections.clinical)
     summary = summary_text(
         {
             "age": patient.age,
@@ -422,18 +417,19 @@ def summarize_rules(letter: Letter, anchors: Anchors, meta: Meta) -> LetterSumma
         },
         items,
         outcome,
+        [p.value for p in found.diagnoses],
     )
-    findings = letter_findings(anchors) + item_findings(anchors)
+    findings = letter_findings(anchors) + item_findings(anchors) + clinical_findings(anchors, found)
     return LetterSummary(
         source=source_of(letter, anchors),
         case=case,
         reviewer=reviewer,
         patient=patient,
-        clinical=_clinical(anchors),
+        clinical=_clinical(anchors, found),
         items=items,
         outcome=outcome,
         summary=summary,
-        provenance=provenance_of(anchors),
+        provenance={**provenance_of(anchors), **clinical_provenance(found)},
         findings=findings,
         meta=meta,
     )

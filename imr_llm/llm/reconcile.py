@@ -207,7 +207,8 @@ def reconcile(
                   "clinical details are model-written (unverified)")
     summary = summary_text({"age": patient.age, "sex": patient.sex,
                             "case_number": case.case_number,
-                            "date_of_injury": case.date_of_injury}, items, outcome)
+                            "date_of_injury": case.date_of_injury}, items, outcome,
+                           clinical.diagnoses)
     model_summary = (m.get("summary") or "").strip()
     if model_summary:
         bad = [it for it in items if it.service.lower()[:25] in model_summary.lower()

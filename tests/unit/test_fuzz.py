@@ -220,7 +220,9 @@ def test_rules_summary_never_crashes_and_spans_stay_inside(raw: str) -> None:
     text_length = s.source.chars
     assert s.items
     for path, span in s.provenance.items():
-        assert path.split("[")[0].split(".")[0] in ("case", "patient", "reviewer", "items")
+        assert path.split("[")[0].split(".")[0] in (
+                "case", "patient", "reviewer", "items", "clinical"
+            )
         assert_span_inside(span, text_length)
     for finding in s.findings:
         if finding.span is not None:

@@ -1,0 +1,322 @@
+"""The narrative half of a letter, read by rules: diagnoses, body parts, prior treatments. Pure.
+
+Every value is a phrase cut out of the clinical case summary as the letter writes it, with its
+span in the ORIGINAL text, so a reader (and the scorer) can check it. Patterns come from the
+ways the 2016-17 letters state a condition ("diagnosed as having", "being treated for",
+"The current diagnoses are documented as", "Diagnoses include", "filed a claim for", ...);
+lists are split into conditions, except where a condition's own words hold a comma
+("strain of muscle, fascia and tendon at neck level", "..., subsequent encounter").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from imr_llm.letter.normalize import NormalizedText
+
+Span = tuple[int, int]
+MAX_PHRASES = 12
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """One narrative value: the phrase, its span in the original text, how it was aligned."""
+
+    value: str
+    span: Span
+    how: str = "exact"  # "exact": the span's text is the value, modulo whitespace
+
+
+@dataclass(frozen=True)
+class ClinicalAnchors:
+    diagnoses: tuple[Phrase, ...] = ()
+    body_parts: tuple[Phrase, ...] = ()
+    prior_treatments: tuple[Phrase, ...] = ()
+
+
+_REGIONS_WORDS = (
+    r"shoulders?|knees?|hips?|wrists?|ankles?|elbows?|hands?|feet|foot|neck|back|arms?|legs?"
+)
+
+# --- cues ---------------------------------------------------------------------------------------
+
+_FILLER = (
+    r"(?:\s*(?:is|are|was|were|includes?|included|including|that|of|with|as|having|has|have|"
+    r"had|been|documented|listed|noted|given|made|to|be|the|following|current|consist(?:s|ed)?|"
+    r"reported|:)\b:?)*"
+)
+_DIAGNOSIS_CUE = re.compile(
+    r"(?:\bdiagnos(?:is|es|ed)\b" + _FILLER + r"|\b(?:being|been|is|was)\s+treated\s+for\b"
+    r"|\b(?:undergoing|receiving|under)\s+(?:\w+\s+)?(?:treatment|care)\s+for\b"
+    r"|\bfiled\s+a\s+claim\s+for\b)\s*[\"“]?",
+    re.IGNORECASE,
+)
+_PRIOR_CUE = re.compile(
+    r"\b(?:(?:prior|past|previous)\s+treatments?|treatments?\s+to\s+date|treatment\s+history|"
+    r"(?:the\s+)?treatment\s+and\s+diagnostic\s+testing\s+to\s+date|conservative\s+treatments?|"
+    r"treatments?\s+(?:has|have)\s+included)"
+    r"(?:\s*(?:has|have|had|was|were|included?|includes|consisted|consist|of|:)\b:?)+\s*:?\s*"
+    r"|\bhas\s+been\s+treated\s+with\s+",
+    re.IGNORECASE,
+)
+# Where a stated phrase ends: the end of its sentence (a period before a space or line end).
+_SENTENCE_END = re.compile(r"\.(?=[\s\"”)]|$)|\n\s*\n")
+# Tails that are not part of the condition ("... on 10/10/2016", "... per the report").
+_TAIL = re.compile(
+    r"\s+(?:on|dated|as\s+of|per|according\s+to|reportedly|associated\s+with\s+an?\s+"
+    r"(?:industrial|occupational|work)|following\s+an?\s+(?:industrial|work)|due\s+to\s+(?:an?\s+)?"
+    r"(?:industrial|work|cumulative)|from\s+(?:an?\s+)?(?:industrial|work)|secondary\s+to\s+"
+    r"(?:an?\s+)?(?:industrial|work))\b.*$|\s*\(.*$|\s*[\"”]+.*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_LEAD = re.compile(
+    r"^(?:(?:and|or|as|having|with|of|a|an|the\s+following|following|likely|possible|probable|"
+    r"also|both|include[sd]?|including)\s+)+",
+    re.IGNORECASE,
+)
+# A fragment that only qualifies the condition before it: it is glued back on.
+_QUALIFIER = re.compile(
+    r"^(?:(?:initial|subsequent)(?:\s+encounter)?|sequela|unspecified(?:\s+\w+)?|"
+    r"(?:left|right|bilateral)(?:\s+(?:side|arm|leg|hand|shoulder|knee|hip|wrist|ankle|elbow|"
+    r"foot|upper\s+arm|lower\s+leg))?|[\w\s]*\bregion|(?:not\s+)?elsewhere\s+classified|"
+    r"with(?:out)?\s+[\w\s]+healing|[\w\s-]+\blevel|"
+    r"[a-z]+\s+(?:encounter|type)|(?:(?:left|right|bilateral)\s+)?(?:" + _REGIONS_WORDS + r"))$",
+    re.IGNORECASE,
+)
+_CONDITION = re.compile(
+    r"\b(?:strain|sprain|pain|syndrome|disorder|disease|fracture|tear|radiculopathy|radiculitis|"
+    r"contusion|injury|injuries|tendonitis|tendinitis|tendinosis|bursitis|arthritis|arthrosis|"
+    r"arthropath\w*|stenosis|herniation|protrusion|displacement|degeneration|spondylosis|"
+    r"lesion|impingement|instability|neuropathy|neuralgia|depression|anxiety|insomnia|"
+    r"headaches?|hernia|dislocation|laceration|concussion|trauma|spasms?|dysfunction|"
+    r"myalgia|myositis|sciatica|cervicalgia|lumbago|hypertension|obesity|diabetes|bulg\w+|"
+    r"\w+itis|\w+algia|\w+opathy|\w+osis)\b",
+    re.IGNORECASE,
+)
+_NOT_A_CONDITION = re.compile(
+    r"^(?:\d|this|that|these|his|her|their|the\s+(?:injury|same|above|industrial)|"
+    r"an?\s+(?:industrial|occupational|work)|industrial|approximately|several|multiple\s+"
+    r"(?:sessions|visits)|(?:several|\d+)\s+(?:weeks|months|years))",
+    re.IGNORECASE,
+)
+_BOILERPLATE = re.compile(
+    r"^.*?based\s+on\s+a\s+review\s+of\s+the\s+case\s+file,?\s+including\s+all\s+medical\s+"
+    r"records\s*:",
+    re.IGNORECASE | re.DOTALL,
+)
+
+# --- body parts ---------------------------------------------------------------------------------
+
+_REGIONS = (
+    r"(?:cervical|thoracic|lumbar|lumbosacral|thoracolumbar|sacral)\s+(?:spine|region)|"
+    r"sacroiliac\s+joints?|(?:low|lower|mid|middle|upper)[\s-]?back|midback|"
+    r"upper\s+extremit(?:y|ies)|lower\s+extremit(?:y|ies)|upper\s+arms?|lower\s+legs?|"
+    r"(?:small|index|middle|ring|little)\s+fingers?|"
+    r"neck|shoulders?|elbows?|forearms?|wrists?|hands?|fingers?|thumbs?|hips?|thighs?|knees?|"
+    r"ankles?|foot|feet|toes?|heels?|buttocks?|groin|pelvis|pelvic\s+girdle|chest|ribs?|"
+    r"abdomen|head|face|jaw|eyes?|teeth|arms?|legs?|back|spine"
+)
+_BODY = re.compile(
+    r"\b(?P<lat>(?:left|right|bilateral)(?:[\s-]+sided)?\s+)?(?P<region>" + _REGIONS + r")\b"
+    r"(?P<after>,?\s+(?:left|right|bilateral)(?:ly)?\b)?",
+    re.IGNORECASE,
+)
+_RADIATING = re.compile(
+    r"(?:(?:radiat\w*|travel\w*|extend\w*|going|shooting|spreading)\s+(?:down\s+)?(?:in)?to|"
+    r"\binto|\bdown)\s+(?:the\s+|his\s+|her\s+|both\s+)?$",
+    re.IGNORECASE,
+)
+_GENERIC_REGIONS = {"back", "spine", "arm", "arms", "leg", "legs"}
+_SIDES = frozenset({"left", "right", "bilateral"})
+_EXAM = re.compile(
+    r"\b(?:tender\w*|range\s+of\s+motion|exam\w*|palpat\w*|strength|sensation|reflex\w*|"
+    r"spasms?|swelling|x-rays?|mri|ct|scan|imaging|radiograph\w*|revealed|showed|noted)\b",
+    re.IGNORECASE,
+)
+
+
+def _plain(word: str) -> str:
+    w = word.lower()
+    if w == "feet":
+        return "foot"
+    if w.endswith("ies"):
+        return w[:-3] + "y"
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
+
+
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(_plain(t) for t in re.findall(r"[a-z0-9]+", text.lower()) if t != "sided")
+
+
+# --- phrases ------------------------------------------------------------------------------------
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink [start, end) past blanks, punctuation and quotes at either side."""
+    while start < end and text[start] in " \n\t,;:.\"'“”‘’-–*•":
+        start += 1
+    while end > start and text[end - 1] in " \n\t,;:.\"'“”‘’*•":
+        end -= 1
+    return start, end
+
+
+def _clean(text: str, start: int, end: int) -> tuple[int, int]:
+    """Cut lead-ins and trailing tails off a phrase, keeping offsets."""
+    start, end = _trim(text, start, end)
+    chunk = text[start:end]
+    lead = _LEAD.match(chunk)
+    if lead:
+        start += lead.end()
+        chunk = text[start:end]
+    tail = _TAIL.search(chunk)
+    if tail:
+        end = start + tail.start()
+    return _trim(text, start, end)
+
+
+# Commas and "and"s inside one condition's own words.
+_PROTECTED = re.compile(r"muscle,?\s+fascia,?\s+and\s+tendons?|sprain\s*(?:and|/|-)\s*strain",
+                        re.IGNORECASE)
+
+
+def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Offsets of each condition in a listed phrase ("A, B, and C" -> A, B, C)."""
+    pieces: list[tuple[int, int]] = []
+    pos = start
+    chunk = text[start:end]
+    protected = [(start + m.start(), start + m.end()) for m in _PROTECTED.finditer(chunk)]
+    for m in re.finditer(r",\s*(?:and\s+|or\s+)?|;\s*|\s+and\s+|\s+&\s+|/(?=\s)", chunk):
+        s, e = start + m.start(), start + m.end()
+        if any(ps <= s < pe for ps, pe in protected):
+            continue
+        sep = m.group()
+        if "," not in sep and ";" not in sep:  # a bare "and": split only between two conditions
+            left, right = text[pos:s], text[e:end]
+            nxt = re.split(r",|;|\s+and\s+", right, maxsplit=1)[0]
+            if not (_CONDITION.search(left) and _CONDITION.search(nxt)
+                    and len(left.split()) > 1 and len(nxt.split()) > 1):
+                continue
+        pieces.append((pos, s))
+        pos = e
+    pieces.append((pos, end))
+    merged: list[tuple[int, int]] = []
+    for s, e in pieces:
+        s, e = _trim(text, s, e)
+        if s >= e:
+            continue
+        if merged and _QUALIFIER.match(text[s:e]):
+            merged[-1] = (merged[-1][0], e)  # "..., subsequent encounter" stays one condition
+        else:
+            merged.append((s, e))
+    return merged
+
+
+@dataclass(frozen=True)
+class _Body:
+    """The clinical case summary of one letter, in normalized text."""
+
+    nt: NormalizedText
+    start: int
+    end: int
+
+    @property
+    def text(self) -> str:
+        return self.nt.text
+
+    def phrase(self, start: int, end: int) -> Phrase:
+        value = " ".join(self.text[start:end].split())
+        return Phrase(value=value, span=self.nt.to_original(start, end))
+
+
+@dataclass(frozen=True)
+class _Located:
+    phrase: Phrase
+    norm_start: int
+    norm_end: int
+
+
+def _listed(body: _Body, cue: re.Pattern[str], accept: re.Pattern[str] | None) -> list[_Located]:
+    text = body.text
+    out: list[_Located] = []
+    seen: set[str] = set()
+    for m in cue.finditer(text, body.start, body.end):
+        stop = _SENTENCE_END.search(text, m.end(), body.end)
+        end = stop.start() if stop else body.end
+        if end - m.end() > 600:
+            end = m.end() + 600
+        for s, e in _split_list(text, m.end(), end):
+            s, e = _clean(text, s, e)
+            value = " ".join(text[s:e].split())
+            key = value.lower()
+            if not 2 < len(value) <= 120 or key in seen or _NOT_A_CONDITION.match(value):
+                continue
+            if accept is not None and not accept.search(value) and len(value.split()) > 6:
+                continue
+            seen.add(key)
+            out.append(_Located(body.phrase(s, e), s, e))
+            if len(out) >= MAX_PHRASES:
+                return out
+    return out
+
+
+def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
+    """Regions the summary names for this patient: in a diagnosis, or named more than once."""
+    text = body.text
+    found: list[tuple[frozenset[str], Phrase, bool]] = []
+    for m in _BODY.finditer(text, body.start, body.end):
+        before = text[max(body.start, m.start() - 40) : m.start()]
+        if _RADIATING.search(before):
+            continue  # where pain spreads to is not a treated region
+        region = m.group("region")
+        if region.lower() in _GENERIC_REGIONS and not m.group("lat"):
+            continue
+        start, end = m.start(), m.end("region")
+        if m.group("after") and not m.group("lat"):
+            end = m.end("after")
+        phrase = body.phrase(start, end)
+        in_diagnosis = any(ds <= start < de for ds, de in diagnoses)
+        sentence_start = max(text.rfind(". ", body.start, start), body.start)
+        stop = text.find(". ", end, body.end)
+        sentence = text[sentence_start : stop if stop >= 0 else body.end]
+        strong = in_diagnosis or not _EXAM.search(sentence)
+        found.append((_tokens(phrase.value), phrase, strong))
+    every = [toks for toks, _, _ in found]
+    regions = [frozenset(t for t in toks if t not in _SIDES) for toks in every]
+    out: list[Phrase] = []
+    kept: list[frozenset[str]] = []
+    for (toks, phrase, in_diagnosis), region in zip(found, regions, strict=True):
+        if toks in kept or any(toks < other for other in every):
+            continue  # the same region again, or a less specific mention of another
+        if not in_diagnosis and sum(1 for r in regions if r == region) < 2:
+            continue  # named once, in an exam finding: not a treated region
+        kept.append(toks)
+        out.append(phrase)
+        if len(out) >= MAX_PHRASES:
+            break
+    return out
+
+
+def clinical_body(nt: NormalizedText, span: Span | None) -> _Body | None:
+    """The clinical case summary's text (its boilerplate lead-in skipped), or None."""
+    if span is None:
+        return None
+    start, end = span
+    lead = _BOILERPLATE.match(nt.text, start, min(end, start + 600))
+    if lead:
+        start = lead.end()
+    return _Body(nt, start, end)
+
+
+def find_clinical(nt: NormalizedText, span: Span | None) -> ClinicalAnchors:
+    """Diagnoses, body parts and prior treatments stated in the clinical case summary."""
+    body = clinical_body(nt, span)
+    if body is None:
+        return ClinicalAnchors()
+    diagnoses = _listed(body, _DIAGNOSIS_CUE, _CONDITION)
+    spans = [(p.norm_start, p.norm_end) for p in diagnoses]
+    return ClinicalAnchors(
+        diagnoses=tuple(p.phrase for p in diagnoses),
+        body_parts=tuple(_body_parts(body, spans)),
+        prior_treatments=tuple(p.phrase for p in _listed(body, _PRIOR_CUE, None)),
+    )

@@ -1,0 +1,111 @@
+"""The case-specific reason in a decision rationale, picked by rules. Pure.
+
+A rationale mixes three kinds of sentence: the guideline quotation ("MTUS guidelines state ..."),
+what this patient's records showed or lacked ("There is no documentation of functional
+improvement"), and the boilerplate conclusion ("Therefore, the request is not medically
+necessary"). A reader wants the second kind: each sentence is scored for it, and the best one
+or two (at most 50 words, in letter order) are the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+MAX_WORDS: Final = 50
+MAX_SENTENCES: Final = 2
+
+_SENTENCE = re.compile(
+    r"(?<!\b[A-Z])(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr|al))(?<=[.!?])\s+(?=[A-Z\"(])"
+)
+_CASE = re.compile(
+    r"\b(?:in\s+this\s+(?:case|instance|patient)|in\s+the\s+present\s+case|regarding\s+this|"
+    r"for\s+this\s+(?:patient|claimant|injured\s+worker|applicant)|the\s+(?:patient|claimant|"
+    r"injured\s+worker|applicant|worker|employee|iw|provider|treating\s+(?:physician|provider))|"
+    r"(?:he|she)\s+(?:has|had|was|is|did|does|reported|underwent|completed|continues)|"
+    r"this\s+(?:patient|claimant|applicant|injured\s+worker)|records?|documentation|notes?|"
+    r"progress\s+reports?|submitted|provided)\b",
+    re.IGNORECASE,
+)
+_FACT = re.compile(
+    r"\b(?:no|not|lack\w*|without|absence|absent|fail\w*|unclear|insufficient|exceed\w*|"
+    r"already|completed|prior|previous|previously|history|documented|noted|reported|"
+    r"remains?|persistent|ongoing|improvement|improved|benefit|response|red\s+flags?|"
+    r"neurologic\w*|deficits?|findings?|exam\w*|sessions?|visits?|weeks?|months?|"
+    r"however|although|despite|since|because)\b",
+    re.IGNORECASE,
+)
+_GUIDELINE = re.compile(
+    r"\b(?:guidelines?|MTUS|ACOEM|ODG|recommend\w*|criteria|evidence[- ]based|page\s+\d+|"
+    r"chapter|table\s+\d|state[sd]?\s+that|according\s+to|studies|indicated\s+(?:for|when|in)|"
+    r"may\s+be|should\s+be|can\s+be|is\s+supported|are\s+supported|supports?)\b",
+    re.IGNORECASE,
+)
+_CONCLUSION = re.compile(
+    r"^(?:(?:therefore|thus|as\s+such|consequently|accordingly|hence|based\s+on\s+\w+(?:\s+\w+)?)"
+    r",?\s+)?(?:the|this|a|an)?\s*(?:current\s+)?(?:request|requested)\b.*\b(?:is|was|are|were|"
+    r"cannot\s+be|can\s+not\s+be)\s+(?:not\s+)?(?:considered\s+)?(?:medically\s+necessary|"
+    r"recommended|supported|warranted|appropriate|indicated|established)",
+    re.IGNORECASE,
+)
+_QUOTE = re.compile(r"[\"“”]")
+_CITATION_TAIL = re.compile(
+    r"^\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
+    r"|^\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z])"  # '(ODG, 2016) In this case'
+)
+_LEADING = re.compile(r"^(?:decision\s+rationale\s*:\s*)", re.IGNORECASE)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Prose -> sentences, whitespace collapsed."""
+    flat = " ".join(text.split())
+    return [s.strip() for s in _SENTENCE.split(flat) if s.strip()]
+
+
+def sentence_score(sentence: str) -> float:
+    """How much a sentence reads as this case's reason (higher) rather than a quotation."""
+    words = len(sentence.split())
+    score = 2.0 * len(_CASE.findall(sentence)) + 1.0 * len(set(_FACT.findall(sentence.lower())))
+    score -= 2.0 * len(_GUIDELINE.findall(sentence))
+    if len(_QUOTE.findall(sentence)) >= 2 or sentence.startswith(("\"", "“")):
+        score -= 4.0
+    if _CONCLUSION.search(sentence) and not re.search(
+        r"\b(?:no|not\s+(?:documented|been)|lack|without|since|because|given|absence|fail)",
+        sentence, re.IGNORECASE,
+    ):
+        score -= 5.0  # the boilerplate conclusion says nothing about the case
+    if words > MAX_WORDS:
+        score -= (words - MAX_WORDS) / 10
+    if words < 5:
+        score -= 3.0
+    return score
+
+
+def cut_words(text: str, limit: int = MAX_WORDS) -> str:
+    """`text` cut to `limit` words (at a clause when one is near), marked with ' ...'."""
+    words = text.split()
+    if len(words) <= limit:
+        return text
+    head = " ".join(words[:limit])
+    cut = max(head.rfind(", "), head.rfind("; "))
+    return (head[:cut] if cut > len(head) // 2 else head).rstrip(",;: ") + " ..."
+
+
+def case_reason(rationale: str) -> str | None:
+    """The rationale's case-specific reason: 1-2 sentences, at most 50 words; None if none."""
+    parts = [_CITATION_TAIL.sub("", _LEADING.sub("", s)).strip()
+             for s in split_sentences(rationale)]
+    scored = [(sentence_score(s), i, s) for i, s in enumerate(parts) if s]
+    good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))
+    if not good:
+        return None
+    chosen = [good[0]]
+    words = len(good[0][2].split())
+    for cand in good[1:]:
+        if len(chosen) >= MAX_SENTENCES:
+            break
+        if words + len(cand[2].split()) <= MAX_WORDS:
+            chosen.append(cand)
+            words += len(cand[2].split())
+    chosen.sort(key=lambda x: x[1])
+    return cut_words(" ".join(s for _, _, s in chosen))
