@@ -20,9 +20,14 @@ setup-test: setup
 demo: setup
 	$(BIN)/imr-llm summarize evals/letters/example_letter.txt
 
-test: setup-test
-	$(BIN)/ruff check imr_llm tests
+lint: setup
+	$(BIN)/ruff check imr_llm tests benchmarks scripts
+	$(BIN)/lint-imports
+
+typecheck: setup
 	$(BIN)/mypy
+
+test: setup-test lint typecheck
 	$(BIN)/pytest
 
 eval: setup
