@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_eval_cli(args, _settings(args))
         if args.command == "stats":
-            from imr_llm.stats.rates import run_stats_cli
+            from imr_llm.stats import run_stats_cli
 
             return run_stats_cli(args)
     except ConfigError as exc:
