@@ -19,8 +19,8 @@ from typing import Any
 from imr_llm.batch import LETTER_SUFFIXES
 from imr_llm.errors import ConfigError, ImrError
 from imr_llm.evaluation.gate import compare
-from imr_llm.evaluation.metrics import headline
-from imr_llm.evaluation.scoring import aggregate, score_letter
+from imr_llm.evaluation.metrics import aggregate, headline
+from imr_llm.evaluation.score import score_letter
 from imr_llm.letter.load import load_letter
 from imr_llm.settings import Settings
 from imr_llm.version import __version__
