@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "summarize":
             return _summarize(args)
         if args.command == "eval":
-            from imr_llm.evaluation.run import run_eval_cli
+            from imr_llm.eval_cli import run_eval_cli
 
             return run_eval_cli(args, _settings(args))
         if args.command == "stats":
