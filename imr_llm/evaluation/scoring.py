@@ -5,10 +5,9 @@ imported from here by `imr_llm.render.evalreport` (DATE_FIELDS, GOOD) and two te
 (test_evalreport, test_rules); delete this module once they import from the new homes.
 """
 
-from imr_llm.evaluation.facts import summary_fact_recall
 from imr_llm.evaluation.fields import DATE_FIELDS
-from imr_llm.evaluation.metrics import aggregate, field_metrics
-from imr_llm.evaluation.normalise import GOOD, classify
+from imr_llm.evaluation.metrics import aggregate
+from imr_llm.evaluation.normalise import GOOD
 from imr_llm.evaluation.score import score_letter
 from imr_llm.evaluation.spans import provenance_validity
 
@@ -16,9 +15,6 @@ __all__ = [
     "DATE_FIELDS",
     "GOOD",
     "aggregate",
-    "classify",
-    "field_metrics",
     "provenance_validity",
     "score_letter",
-    "summary_fact_recall",
 ]
