@@ -126,11 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "summarize":
             return _summarize(args)
         if args.command == "eval":
-            from imr_llm.evaluation.run import run_eval_cli
+            from imr_llm.eval_cli import run_eval_cli
 
             return run_eval_cli(args, _settings(args))
         if args.command == "stats":
-            from imr_llm.stats.rates import run_stats_cli
+            from imr_llm.stats import run_stats_cli
 
             return run_stats_cli(args)
     except ConfigError as exc:

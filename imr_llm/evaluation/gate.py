@@ -1,6 +1,6 @@
 """Baseline gate: does a new eval run regress against a baseline run? Pure: no I/O.
 
-Both runs are dicts of per-letter `scoring.score_letter` outputs keyed by letter stem. The gate
+Both runs are dicts of per-letter `score.score_letter` outputs keyed by letter stem. The gate
 fails on any decision regression (a letter whose decisions were all right and no longer are) or
 on any critical field whose per-letter rate dropped with an exact McNemar p-value below alpha.
 A letter missing from the current run counts as all wrong; a letter only in the current run is

@@ -1,32 +1,41 @@
-"""`imr-llm eval`: run a backend over labeled letters, score, report, gate against a baseline.
+"""An eval run: pair labeled letters with gold, predict, score, total. No model code here.
 
-Files written into --out: run.json (config, versions, per-letter predictions and scores,
-totals, usage), report.md and report.html. Exit codes: 0 ok (gate passed or no baseline);
-1 the gate failed; 2 usage or run errors (no letters, unreadable gold or baseline).
+What predicts is injected (`Predict`): `imr_llm.eval_cli` wires the backend (rules or llm) and
+the prompt/schema versions, and writes the files. Each letter is loaded once here; its text
+serves provenance scoring and, through `EvalRun.texts`, the report's letter view.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
-import sys
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from imr_llm.batch import LETTER_SUFFIXES
 from imr_llm.errors import ConfigError, ImrError
 from imr_llm.evaluation.gate import compare
-from imr_llm.evaluation.metrics import headline
-from imr_llm.evaluation.scoring import aggregate, score_letter
-from imr_llm.letter.load import load_letter
+from imr_llm.evaluation.metrics import tally
+from imr_llm.evaluation.score import LetterScore, score
+from imr_llm.letter.load import LETTER_SUFFIXES, load_letter
 from imr_llm.settings import Settings
 from imr_llm.version import __version__
 
-EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
-BASELINES = Path("evals/baselines")
+#: One letter's prediction record: {"prediction": summary JSON} and, for a model backend,
+#: "raw_prediction" (the model-only summary, or None). Raises ImrError when it cannot predict.
+Predict = Callable[[Path], dict[str, Any]]
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """A finished run: the run.json dict, and the text of every letter that could be read."""
+
+    run: dict[str, Any]
+    texts: Mapping[str, str] = field(default_factory=dict)
 
 
 def pair_letters(letters: Path, gold: Path) -> tuple[list[tuple[str, Path, Path]], list[str]]:
@@ -46,24 +55,12 @@ def pair_letters(letters: Path, gold: Path) -> tuple[list[tuple[str, Path, Path]
     return pairs, orphans
 
 
-def predict(path: Path, settings: Settings, *, replay: bool) -> dict[str, Any]:
-    """Prediction record for one letter: final summary, and the raw model output for llm."""
-    from imr_llm.api import summarize
-
-    if settings.resolved_backend() == "llm":
-        from imr_llm.llm.extract import summarize_llm_with_raw
-
-        final, raw = summarize_llm_with_raw(path, settings=settings, replay=replay)
-        return {"prediction": final.model_dump(mode="json"),
-                "raw_prediction": raw.model_dump(mode="json") if raw is not None else None}
-    return {"prediction": summarize(path, settings=settings).model_dump(mode="json")}
-
-
 def run_eval(
-    letters: Path, gold: Path, settings: Settings, *, replay: bool = False,
-    limit: int | None = None, progress: Any = None,
-) -> dict[str, Any]:
-    """Run and score; returns the run.json dict."""
+    letters: Path, gold: Path, settings: Settings, *, predict: Predict,
+    versions: Mapping[str, Any], replay: bool = False, limit: int | None = None,
+    progress: Progress | None = None,
+) -> EvalRun:
+    """Predict and score every paired letter; `versions` (prompt, schema) go into run.json."""
     pairs, orphans = pair_letters(letters, gold)
     if limit:
         pairs = pairs[:limit]
@@ -71,7 +68,9 @@ def run_eval(
         raise ConfigError(f"no letter in {letters} has a gold file in {gold} (pairs by file stem)")
     started = time.perf_counter()
     per_letter: dict[str, Any] = {}
-    scores, raw_scores = [], []
+    texts: dict[str, str] = {}
+    scores: list[LetterScore] = []
+    raw_scores: list[LetterScore] = []
     usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
              "cost_usd": 0.0, "cache_hits": 0}
     llm = settings.resolved_backend() == "llm"
@@ -84,17 +83,18 @@ def run_eval(
         text = None
         record: dict[str, Any] = {"letter": str(letter_path), "gold": gold_doc}
         try:
-            text = load_letter(letter_path).text
-            record.update(predict(letter_path, settings, replay=replay))
+            text = texts[stem] = load_letter(letter_path).text
+            record.update(predict(letter_path))
         except ImrError as exc:
             record["error"] = {"type": exc.kind, "message": str(exc)}
         pred = record.get("prediction")
-        record["score"] = score_letter(gold_doc, pred, text)
-        scores.append(record["score"])
+        scored = score(gold_doc, pred, text)
+        record["score"] = scored.as_json()
+        scores.append(scored)
         if llm:
-            raw = record.get("raw_prediction")
-            record["raw_score"] = score_letter(gold_doc, raw, text)
-            raw_scores.append(record["raw_score"])
+            raw_scored = score(gold_doc, record.get("raw_prediction"), text)
+            record["raw_score"] = raw_scored.as_json()
+            raw_scores.append(raw_scored)
         if pred:
             m = pred.get("meta", {})
             u = m.get("usage", {})
@@ -116,26 +116,18 @@ def run_eval(
         "config": {"backend": settings.resolved_backend(), "model": settings.model,
                    "base_url": settings.base_url, "letters": str(letters), "gold": str(gold),
                    "replay": replay, "limit": limit},
-        "versions": {"imr_llm": __version__, "python": platform.python_version(),
-                     **_prompt_versions(llm)},
+        "versions": {"imr_llm": __version__, "python": platform.python_version(), **versions},
         "letters": per_letter,
         "orphan_gold": orphans,
-        "totals": aggregate(scores),
+        "totals": tally(scores).as_json(),
         "usage": {**usage, "per_letter": {k: (v / n if isinstance(v, (int, float)) else v)
                                           for k, v in usage.items()}},
         "elapsed_s": round(elapsed, 3),
         "stopped_early": stopped,
     }
     if llm:
-        run["raw_totals"] = aggregate(raw_scores)
-    return run
-
-
-def _prompt_versions(llm: bool) -> dict[str, Any]:
-    from imr_llm.llm.prompts import PROMPT_VERSION
-    from imr_llm.schema_export import schema_sha
-
-    return {"prompt_version": PROMPT_VERSION if llm else None, "schema_sha": schema_sha()}
+        run["raw_totals"] = tally(raw_scores).as_json()
+    return EvalRun(run, texts)
 
 
 def gate(run: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
@@ -148,79 +140,6 @@ def gate(run: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
         # regression.)
         base = {k: v for k, v in base.items() if k in cur}
     return compare(base, cur)
-
-
-def write_reports(run: dict[str, Any], out: Path) -> None:
-    from imr_llm.render.evalreport import eval_report_html, eval_report_markdown, needs_diff
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "run.json").write_text(json.dumps(run, indent=1, ensure_ascii=False), encoding="utf-8")
-    (out / "report.md").write_text(eval_report_markdown(run), encoding="utf-8")
-    texts: dict[str, str] = {}  # only letters that get a diff: keeps the page small
-    for stem, rec in run["letters"].items():
-        if needs_diff(rec):
-            try:
-                texts[stem] = load_letter(Path(rec["letter"])).text
-            except (ImrError, OSError):
-                continue  # the diff table is still shown, without the letter text
-    (out / "report.html").write_text(eval_report_html(run, texts), encoding="utf-8")
-
-
-def run_eval_cli(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    console = Console(stderr=True)
-    if args.replay and settings.resolved_backend() != "llm":
-        args.replay = False  # the rules backend is deterministic: a re-run is a replay
-    if settings.resolved_backend() == "llm":
-        from imr_llm.llm.client import check_config
-
-        check_config(settings)
-    baseline = None
-    if args.baseline:
-        try:
-            baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
-            baseline["letters"]
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError(f"--baseline {args.baseline}: not a run.json ({exc})") from None
-    out = Path(args.out or f"evals/runs/{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
-    pairs, _ = pair_letters(Path(args.letters), Path(args.gold))
-    total = min(len(pairs), args.limit) if args.limit else len(pairs)
-    with Progress(TextColumn("[bold]eval"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[stem]}"), console=console,
-                  disable=not console.is_terminal) as bar:
-        task = bar.add_task("", total=total, stem="")
-
-        def tick(stem: str, record: dict[str, Any]) -> None:
-            bar.update(task, advance=1, stem=stem)
-
-        run = run_eval(Path(args.letters), Path(args.gold), settings, replay=args.replay,
-                       limit=args.limit, progress=tick)
-    run["headline"] = headline(run["totals"])
-    if "raw_totals" in run:
-        run["raw_headline"] = headline(run["raw_totals"])
-    code = EXIT_OK
-    if run["stopped_early"]:
-        # An incomplete run cannot be gated or blessed: report what was scored, exit 2.
-        write_reports(run, out)
-        _print_summary(run, out, console)
-        console.print(f"stopped early: {run['stopped_early']}; not gated, not blessed")
-        return EXIT_USAGE
-    if baseline is not None:
-        run["gate"] = gate(run, baseline)
-        run["gate"]["baseline"] = args.baseline
-        code = EXIT_GATE if run["gate"]["failed"] else EXIT_OK
-    write_reports(run, out)
-    _print_summary(run, out, console)
-    if args.bless:
-        BASELINES.mkdir(parents=True, exist_ok=True)
-        name = run["config"]["backend"] + (f"-{_slug(settings.model)}" if settings.model else "")
-        target = BASELINES / f"{name}.json"
-        target.write_text(json.dumps(baseline_view(run), indent=1, ensure_ascii=False),
-                          encoding="utf-8")
-        console.print(f"blessed: {target}")
-    return code
 
 
 def baseline_view(run: dict[str, Any]) -> dict[str, Any]:
@@ -237,30 +156,3 @@ def baseline_view(run: dict[str, Any]) -> dict[str, Any]:
         for stem, rec in run["letters"].items()
     }
     return view
-
-
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text)
-
-
-def _print_summary(run: dict[str, Any], out: Path, console: Any) -> None:
-    h = run["headline"]
-    raw = run.get("raw_headline")
-    lines = [f"eval {run['config']['backend']} on {h['letters']} letters -> {out}"]
-    for k, v in h.items():
-        if k == "letters":
-            continue
-        shown = "n/a" if v is None else f"{v:.4f}"
-        if raw is not None:
-            rv = raw.get(k)
-            shown += f"   (raw model: {'n/a' if rv is None else f'{rv:.4f}'})"
-        lines.append(f"  {k:22s} {shown}")
-    u = run["usage"]
-    if run["config"]["backend"] == "llm":
-        lines.append(f"  calls {u['calls']}  tokens {u['total_tokens']}  cost ${u['cost_usd']:.4f}"
-                     f"  cache hits {u['cache_hits']}")
-    g = run.get("gate")
-    if g is not None:
-        lines.append("  gate: " + ("FAILED" if g["failed"] else "passed") + f" vs {g['baseline']}")
-        lines += [f"    - {r}" for r in g["reasons"]]
-    print("\n".join(lines), file=sys.stdout)

@@ -16,6 +16,8 @@ LetterInput = str | bytes | os.PathLike[str]
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 #: Extracted or given text longer than this is refused (a real letter is 5-60k chars).
 MAX_TEXT_CHARS = 2_000_000
+#: File names a folder of letters is read for (compared lower-cased).
+LETTER_SUFFIXES = (".txt", ".pdf", ".text")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _TEXT_ENCODINGS = ("utf-8", "cp1252", "latin-1")

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from imr_llm.eval_cli import gate, run_eval, write_reports
 from imr_llm.evaluation.metrics import headline
-from imr_llm.evaluation.run import gate, run_eval, write_reports
 from imr_llm.letter.load import load_letter
 from imr_llm.settings import Settings
 from tests.browser.conftest import OpenPage, needs_chromium

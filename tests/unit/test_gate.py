@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from imr_llm.evaluation.gate import compare, mcnemar_exact
-from imr_llm.evaluation.scoring import score_letter
+from imr_llm.evaluation.score import score_letter
 
 
 def make_gold(number: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Unit tests of imr_llm.evaluation.scoring: fields, pairing, provenance, facts."""
+"""Unit tests of evaluation scoring: fields, pairing, provenance, facts."""
 
 from __future__ import annotations
 
@@ -12,17 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imr_llm.evaluation.scoring import (
-    aggregate,
-    assign_optimally,
-    classify,
-    field_metrics,
-    pair_items,
-    provenance_validity,
-    score_letter,
-    service_similarity,
-    summary_fact_recall,
-)
+from imr_llm.evaluation.facts import summary_fact_recall
+from imr_llm.evaluation.matching import assign_optimally, pair_items, service_similarity
+from imr_llm.evaluation.metrics import aggregate, field_metrics
+from imr_llm.evaluation.normalise import classify
+from imr_llm.evaluation.score import score_letter
+from imr_llm.evaluation.spans import provenance_validity
 
 GOLD_DIR = Path(__file__).resolve().parents[2] / "evals" / "gold"
 

@@ -1,4 +1,4 @@
-"""Unit tests of imr_llm.stats.rates: categories, Wilson intervals, JSONL, CLI."""
+"""Unit tests of imr_llm.stats: categories, Wilson intervals, JSONL, CLI."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from imr_llm.cli import main
 from imr_llm.errors import ConfigError, InputError
-from imr_llm.stats.rates import (
+from imr_llm.stats import (
     OTHER,
     SERVICE_CATEGORIES,
     UNSPECIFIED,
@@ -466,7 +466,7 @@ def test_missing_matplotlib_raises_config_error(
 
 def test_a_re_summarized_file_counts_once_with_its_latest_record(tmp_path):
     """A results file with two records for one path (the file changed) keeps the newer one."""
-    from imr_llm.stats.rates import read_results
+    from imr_llm.stats import read_results
 
     old = {"source": {"path": "a.txt", "sha256": "1"}, "items": [], "outcome": "upheld"}
     new = {"source": {"path": "a.txt", "sha256": "2"}, "items": [], "outcome": "overturned"}
