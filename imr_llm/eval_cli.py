@@ -63,11 +63,14 @@ def versions(settings: Settings) -> dict[str, Any]:
 def evaluate(
     letters: Path, gold: Path, settings: Settings, *, replay: bool = False,
     limit: int | None = None, progress: Progress | None = None,
+    narrative: Path | None = None,
 ) -> evalrun.EvalRun:
     """`evaluation.run.run_eval` with the configured backend wired in."""
+    if narrative is None and (gold.parent / "narrative").is_dir():
+        narrative = gold.parent / "narrative"  # evals/gold -> evals/narrative
     return evalrun.run_eval(letters, gold, settings, predict=predictor(settings, replay=replay),
                             versions=versions(settings), replay=replay, limit=limit,
-                            progress=progress)
+                            progress=progress, narrative=narrative)
 
 
 def run_eval(
@@ -133,8 +136,10 @@ def run_eval_cli(args: argparse.Namespace, settings: Settings) -> int:
         def tick(stem: str, record: dict[str, Any]) -> None:
             bar.update(task, advance=1, stem=stem)
 
+        narrative = getattr(args, "narrative", None)
         result = evaluate(Path(args.letters), Path(args.gold), settings, replay=args.replay,
-                          limit=args.limit, progress=tick)
+                          limit=args.limit, progress=tick,
+                          narrative=Path(narrative) if narrative else None)
     run, texts = result.run, result.texts
     run["headline"] = headline(run["totals"])
     if "raw_totals" in run:
@@ -178,6 +183,15 @@ def _print_summary(run: dict[str, Any], out: Path) -> None:
             rv = raw.get(k)
             shown += f"   (raw model: {'n/a' if rv is None else f'{rv:.4f}'})"
         lines.append(f"  {k:22s} {shown}")
+    for key, label in (("narrative_totals", "narrative"), ("raw_narrative_totals", "raw narr.")):
+        nt = run.get(key)
+        if nt:
+            lines.append(
+                f"  {label:22s} diagnoses F1 {nt['diagnoses']['f1']:.3f} "
+                f"(P {nt['diagnoses']['precision']:.3f} / R {nt['diagnoses']['recall']:.3f})  "
+                f"body parts F1 {nt['body_parts']['f1']:.3f}  why recall "
+                f"{nt['why']['recall'] or 0:.3f} / all {nt['why']['items_all_rate'] or 0:.3f}  "
+                f"grounded {_rate(nt['grounding']['rate'])} ({nt['letters']} letters)")
     u = run["usage"]
     if run["config"]["backend"] == "llm":
         lines.append(f"  calls {u['calls']}  tokens {u['total_tokens']}  cost ${u['cost_usd']:.4f}"
@@ -187,3 +201,7 @@ def _print_summary(run: dict[str, Any], out: Path) -> None:
         lines.append("  gate: " + ("FAILED" if g["failed"] else "passed") + f" vs {g['baseline']}")
         lines += [f"    - {r}" for r in g["reasons"]]
     print("\n".join(lines), file=sys.stdout)
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from imr_llm.evaluation.gate import mcnemar_exact
+
 STOPWORDS: Final[frozenset[str]] = frozenset({
     "the", "of", "and", "with", "documented", "diagnosed", "diagnosis", "diagnoses", "patient",
     "a", "an", "in", "on", "to", "for", "or", "as", "at", "by", "from", "is", "was", "were",
@@ -171,3 +173,71 @@ def aggregate_narrative(scores: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out["grounding"] = {"values": values, "grounded": grounded,
                         "rate": grounded / values if values else None}
     return out
+
+
+# --- the gate -----------------------------------------------------------------------------------
+
+#: A micro-averaged narrative metric may fall by at most this much before the gate fails, even
+#: when no single letter's change is significant (small N: a broad small drop still counts).
+MAX_DROP: Final = 0.02
+
+
+def _letter_values(s: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """(hits, out of) per narrative metric of one letter score."""
+    d, b, w, g = s["diagnoses"], s["body_parts"], s["why"], s["grounding"]
+    return {
+        "diagnoses": (d["matched"], d["gold"] + d["predicted"]),  # 2*matched/(g+p) = F1
+        "body_parts": (b["matched"], b["gold"] + b["predicted"]),
+        "why": (w["found"], w["groups"]),
+        "grounding": (g["grounded"], g["values"]),
+    }
+
+
+def _micro(values: Sequence[tuple[int, int]], f1: bool) -> float | None:
+    hits, total = sum(h for h, _ in values), sum(t for _, t in values)
+    if not total:
+        return None
+    return (2 * hits if f1 else hits) / total
+
+
+def compare_narrative(baseline: Mapping[str, Mapping[str, Any]],
+                      current: Mapping[str, Mapping[str, Any]],
+                      alpha: float = 0.05) -> dict[str, Any] | None:
+    """Paired narrative gate over the letters both runs scored; None when there are none.
+
+    Per metric (diagnoses F1, body-part F1, key-fact recall of `why`, grounded rate): letters
+    whose value fell vs rose give an exact two-sided sign (McNemar) test; the metric regressed
+    when it fell overall and p < alpha, or when its micro average fell by more than MAX_DROP.
+    Grounding is stricter: any value grounded in the baseline that is not now is a regression.
+    """
+    stems = sorted(set(baseline) & set(current))
+    if not stems:
+        return None
+    tests: dict[str, Any] = {}
+    reasons: list[str] = []
+    for metric in ("diagnoses", "body_parts", "why", "grounding"):
+        old = [_letter_values(baseline[s])[metric] for s in stems]
+        new = [_letter_values(current[s])[metric] for s in stems]
+        worse = better = 0
+        for (oh, ot), (nh, nt) in zip(old, new, strict=True):
+            o = oh / ot if ot else 1.0
+            n = nh / nt if nt else 1.0
+            worse += n < o - 1e-9
+            better += n > o + 1e-9
+        f1 = metric in ("diagnoses", "body_parts")
+        before, after = _micro(old, f1), _micro(new, f1)
+        p_value = mcnemar_exact(worse, better)
+        drop = (before or 0.0) - (after or 0.0)
+        regressed = (worse > better and p_value < alpha) or drop > MAX_DROP
+        if metric == "grounding":
+            regressed = regressed or (after is not None and before is not None
+                                      and after < before - 1e-9)
+        tests[metric] = {"letters": len(stems), "before": before, "after": after,
+                         "worse": worse, "better": better, "p_value": p_value,
+                         "regressed": regressed}
+        if regressed:
+            reasons.append(
+                f"narrative {metric} got worse: {before:.3f} -> {after:.3f} over {len(stems)} "
+                f"letters ({worse} worse, {better} better; exact sign test p={p_value:.4g})"
+            )
+    return {"failed": bool(reasons), "reasons": reasons, "metrics": tests}

@@ -19,6 +19,7 @@ from typing import Any
 from imr_llm.errors import ConfigError, ImrError
 from imr_llm.evaluation.gate import compare
 from imr_llm.evaluation.metrics import tally
+from imr_llm.evaluation.narrative import aggregate_narrative, compare_narrative, score_narrative
 from imr_llm.evaluation.score import LetterScore, score
 from imr_llm.letter.load import LETTER_SUFFIXES, load_letter
 from imr_llm.settings import Settings
@@ -58,9 +59,13 @@ def pair_letters(letters: Path, gold: Path) -> tuple[list[tuple[str, Path, Path]
 def run_eval(
     letters: Path, gold: Path, settings: Settings, *, predict: Predict,
     versions: Mapping[str, Any], replay: bool = False, limit: int | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, narrative: Path | None = None,
 ) -> EvalRun:
-    """Predict and score every paired letter; `versions` (prompt, schema) go into run.json."""
+    """Predict and score every paired letter; `versions` (prompt, schema) go into run.json.
+
+    Letters with a narrative gold file in `narrative` (shared/NARRATIVE.md) also get a
+    narrative score: diagnoses, body parts, key facts of each `why`, grounding.
+    """
     pairs, orphans = pair_letters(letters, gold)
     if limit:
         pairs = pairs[:limit]
@@ -74,6 +79,8 @@ def run_eval(
     usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
              "cost_usd": 0.0, "cache_hits": 0}
     llm = settings.resolved_backend() == "llm"
+    narrative_scores: list[dict[str, Any]] = []
+    raw_narrative_scores: list[dict[str, Any]] = []
     stopped: str | None = None
     for stem, letter_path, gold_path in pairs:
         try:
@@ -95,6 +102,14 @@ def run_eval(
             raw_scored = score(gold_doc, record.get("raw_prediction"), text)
             record["raw_score"] = raw_scored.as_json()
             raw_scores.append(raw_scored)
+        ngold = _narrative_gold(narrative, stem)
+        if ngold is not None:
+            record["narrative"] = score_narrative(ngold, pred, text)
+            narrative_scores.append(record["narrative"])
+            if llm:
+                record["raw_narrative"] = score_narrative(ngold, record.get("raw_prediction"),
+                                                          text)
+                raw_narrative_scores.append(record["raw_narrative"])
         if pred:
             m = pred.get("meta", {})
             u = m.get("usage", {})
@@ -125,9 +140,27 @@ def run_eval(
         "elapsed_s": round(elapsed, 3),
         "stopped_early": stopped,
     }
+    if narrative_scores:
+        run["narrative_totals"] = aggregate_narrative(narrative_scores)
+        run["config"]["narrative"] = str(narrative)
     if llm:
         run["raw_totals"] = tally(raw_scores).as_json()
+        if raw_narrative_scores:
+            run["raw_narrative_totals"] = aggregate_narrative(raw_narrative_scores)
     return EvalRun(run, texts)
+
+
+def _narrative_gold(folder: Path | None, stem: str) -> dict[str, Any] | None:
+    if folder is None:
+        return None
+    path = folder / f"{stem}.json"
+    if not path.is_file():
+        return None
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: unreadable narrative gold ({exc})") from None
+    return doc
 
 
 def gate(run: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +172,17 @@ def gate(run: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
         # letter missing from the run counts as all wrong, so dropping letters cannot hide a
         # regression.)
         base = {k: v for k, v in base.items() if k in cur}
-    return compare(base, cur)
+    verdict = compare(base, cur)
+    narrative = compare_narrative(
+        {k: v["narrative"] for k, v in baseline["letters"].items() if "narrative" in v},
+        {k: v["narrative"] for k, v in run["letters"].items() if "narrative" in v},
+    )
+    if narrative is not None:
+        verdict["narrative"] = narrative
+        if narrative["failed"]:
+            verdict["failed"] = True
+            verdict["reasons"] = [*verdict["reasons"], *narrative["reasons"]]
+    return verdict
 
 
 def baseline_view(run: dict[str, Any]) -> dict[str, Any]:
@@ -149,10 +192,23 @@ def baseline_view(run: dict[str, Any]) -> dict[str, Any]:
     lives in the repository.
     """
     keep = ("created", "config", "versions", "totals", "raw_totals", "headline",
-            "raw_headline", "usage", "elapsed_s")
+            "raw_headline", "narrative_totals", "raw_narrative_totals", "usage", "elapsed_s")
     view = {k: run[k] for k in keep if k in run}
     view["letters"] = {
-        stem: {k: rec[k] for k in ("letter", "score", "raw_score", "error") if k in rec}
+        stem: {k: _compact(k, rec[k]) for k in
+               ("letter", "score", "raw_score", "narrative", "raw_narrative", "error") if k in rec}
         for stem, rec in run["letters"].items()
     }
     return view
+
+
+def _compact(key: str, value: Any) -> Any:
+    """A narrative score without its per-phrase lists (the gate needs the counts only)."""
+    if key not in ("narrative", "raw_narrative"):
+        return value
+    return {
+        "diagnoses": {k: value["diagnoses"][k] for k in ("matched", "gold", "predicted")},
+        "body_parts": {k: value["body_parts"][k] for k in ("matched", "gold", "predicted")},
+        "why": {k: value["why"][k] for k in ("groups", "found", "items", "items_all_found")},
+        "grounding": {k: value["grounding"][k] for k in ("values", "grounded")},
+    }

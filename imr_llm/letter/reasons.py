@@ -16,7 +16,8 @@ MAX_WORDS: Final = 50
 MAX_SENTENCES: Final = 2
 
 _SENTENCE = re.compile(
-    r"(?<!\b[A-Z])(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr|al))(?<=[.!?])\s+(?=[A-Z\"(])"
+    r"(?<!\b[A-Z])(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr|al))(?:(?<=[.!?])|(?<=[.!?][\"”’]))\s+"
+    r"(?=[A-Z\"“(])"
 )
 _CASE = re.compile(
     r"\b(?:in\s+this\s+(?:case|instance|patient)|in\s+the\s+present\s+case|regarding\s+this|"
@@ -70,7 +71,8 @@ def sentence_score(sentence: str) -> float:
     if len(_QUOTE.findall(sentence)) >= 2 or sentence.startswith(("\"", "“")):
         score -= 4.0
     if _CONCLUSION.search(sentence) and not re.search(
-        r"\b(?:no|not\s+(?:documented|been)|lack|without|since|because|given|absence|fail)",
+        r"\b(?:no|not\s+(?:documented|been)|lack\w*|without|since|because|given|absence|"
+        r"fail\w*)\b",
         sentence, re.IGNORECASE,
     ):
         score -= 5.0  # the boilerplate conclusion says nothing about the case
@@ -86,7 +88,7 @@ def cut_words(text: str, limit: int = MAX_WORDS) -> str:
     words = text.split()
     if len(words) <= limit:
         return text
-    head = " ".join(words[:limit])
+    head = " ".join(words[: limit - 1])  # the " ..." mark is the last word
     cut = max(head.rfind(", "), head.rfind("; "))
     return (head[:cut] if cut > len(head) // 2 else head).rstrip(",;: ") + " ..."
 
