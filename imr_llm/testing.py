@@ -25,7 +25,8 @@ from pydantic import BaseModel, ValidationError
 
 from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.normalize import squash
-from imr_llm.llm.client import CallResult, cost_usd
+from imr_llm.llm.pricing import cost_usd
+from imr_llm.llm.protocol import CallResult
 from imr_llm.rules import rationale_summary
 from imr_llm.schema import Decision, ModelExtraction, ModelItem, Usage
 

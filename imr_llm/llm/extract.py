@@ -22,8 +22,8 @@ from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.load import Letter, LetterInput
 from imr_llm.letter.normalize import shorten, squash
 from imr_llm.llm.cache import ModelCache, cache_key
-from imr_llm.llm.client import ModelClient
 from imr_llm.llm.prompts import PROMPT_VERSION, load_prompt
+from imr_llm.llm.protocol import ModelClient
 from imr_llm.llm.reconcile import model_only_summary, reconcile
 from imr_llm.rules import summarize_rules
 from imr_llm.schema import Decision, LetterSummary, Meta, ModelExtraction, Usage
