@@ -222,3 +222,19 @@ class ModelExtraction(BaseModel):
         default="",
         description="Plain English, 2-4 sentences: who, what was requested, what was decided, why.",
     )
+
+
+class GroupOutput(BaseModel):
+    """One group of a letter's items as the model answered it.
+
+    What `extract` makes of a model call, what the cache stores (its `model_dump(mode="json")`)
+    and what `reconcile` reads. `extraction` is None when the answer was not even valid JSON
+    of the schema; `validated` is False when it never passed the letter's anchors.
+    """
+
+    group: list[int]
+    extraction: ModelExtraction | None = None
+    validated: bool = False
+    attempts: int = 0
+    errors: list[str] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)

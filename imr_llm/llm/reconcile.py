@@ -29,10 +29,12 @@ from imr_llm.schema import (
     Decision,
     Finding,
     FindingKind,
+    GroupOutput,
     Item,
     LetterSummary,
     Meta,
     ModelExtraction,
+    ModelItem,
     Patient,
     Reviewer,
     outcome_of,
@@ -45,21 +47,26 @@ _NEGATIVE = re.compile(r"\bnot\s+medically\s+necessary|\bupheld?\b|\bupholds?\b|
                        re.I)
 
 
-def merged_extraction(outputs: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[Any]]:
-    """Letter-level fields from the first usable group; items from every group, in order."""
-    letter: dict[str, Any] | None = None
-    items: list[Any] = []
+def merged_extraction(
+    outputs: list[GroupOutput],
+) -> tuple[ModelExtraction | None, list[ModelItem | None]]:
+    """Letter-level fields from the first usable group; items from every group, in order.
+
+    A group that answered too few items is padded with None (too many: cut), so every later
+    group's items keep their letter-wide places.
+    """
+    letter: ModelExtraction | None = None
+    items: list[ModelItem | None] = []
     for out in outputs:
-        ex = out.get("extraction")
-        if not ex:
-            items.append([None] * len(out["group"]))
+        want = len(out.group)
+        ex = out.extraction
+        if ex is None:
+            items.extend([None] * want)
             continue
         letter = letter or ex
-        got = list(ex.get("items") or [])
-        want = len(out["group"])
-        items.append((got + [None] * want)[:want] if len(got) != want else got)
-    flat = [i for group in items for i in group]
-    return letter, flat
+        got: list[ModelItem | None] = list(ex.items)
+        items.extend((got + [None] * want)[:want])
+    return letter, items
 
 
 def _norm(value: Any) -> Any:
@@ -144,20 +151,21 @@ def _contradicts(text: str, decision: Decision) -> bool:
 
 
 def reconcile(
-    outputs: list[dict[str, Any]], groups: list[list[int]], anchors: Anchors,
+    outputs: list[GroupOutput], groups: list[list[int]], anchors: Anchors,
     base: LetterSummary, text: str,
 ) -> LetterSummary:
     """The rules summary (anchors) overlaid with the model's output, every difference a finding."""
     r = _Reconciler(base, text)
-    letter, model_items = merged_extraction(outputs)
-    m = letter or {}
+    letter, extracted = merged_extraction(outputs)
+    m = letter.model_dump(mode="json") if letter else {}
+    model_items = [i.model_dump(mode="json") if i else {} for i in extracted]
     for out in outputs:
-        if out.get("errors") or not out.get("validated"):
-            first, last = out["group"][0], out["group"][-1]
+        if out.errors or not out.validated:
+            first, last = out.group[0], out.group[-1]
             r.add(FindingKind.CONFLICT, f"items[{first}:{last + 1}]",
-                  {"attempts": out.get("attempts"), "errors": out.get("errors")}, None,
+                  {"attempts": out.attempts, "errors": out.errors}, None,
                   f"model output for items {first}-{last} never passed validation after "
-                  f"{out.get('attempts')} attempt(s); anchored values from the letter are used")
+                  f"{out.attempts} attempt(s); anchored values from the letter are used")
     case = Case(**{f: r.anchored(f"case.{f}", getattr(base.case, f), m.get(f))
                    for f in _CASE_FIELDS})
     patient = Patient(age=r.anchored("patient.age", base.patient.age, m.get("patient_age")),
@@ -265,14 +273,14 @@ def _keep(path: str, case: Case, patient: Patient, items: list[Item]) -> bool:
 
 
 def model_only_summary(
-    outputs: list[dict[str, Any]], groups: list[list[int]], loaded: Letter, anchors: Anchors,
+    outputs: list[GroupOutput], groups: list[list[int]], loaded: Letter, anchors: Anchors,
     meta: Meta,
 ) -> LetterSummary | None:
     """What the model said, unvalidated, in the SPEC shape (for measuring validation's lift)."""
     letter, model_items = merged_extraction(outputs)
     if letter is None:
         return None
-    m = ModelExtraction.model_validate({**letter, "items": [i for i in model_items if i]})
+    m = letter.model_copy(update={"items": [i for i in model_items if i]})
     items = [Item(service=i.service, quantity=i.quantity, quantity_unit=i.quantity_unit,
                   decision=i.decision, medically_necessary=i.medically_necessary,
                   original_request=i.original_request, authorized_portion=i.authorized_portion,

@@ -11,6 +11,7 @@ from imr_llm.schema import (
     Decision,
     Finding,
     FindingKind,
+    GroupOutput,
     LetterSummary,
     Meta,
     ModelExtraction,
@@ -36,16 +37,15 @@ def output(
     validated: bool = True,
     errors: list[str] | None = None,
     attempts: int = 1,
-) -> dict[str, Any]:
-    """One group's record as extract stores it (and the cache keeps it)."""
-    return {
-        "group": group,
-        "extraction": extraction.model_dump(mode="json") if extraction else None,
-        "validated": validated,
-        "attempts": attempts,
-        "errors": errors or [],
-        "usage": {},
-    }
+) -> GroupOutput:
+    """One group's record as extract makes it (and the cache keeps its dump)."""
+    return GroupOutput(
+        group=group,
+        extraction=extraction,
+        validated=validated,
+        attempts=attempts,
+        errors=errors or [],
+    )
 
 
 def run(
@@ -306,7 +306,7 @@ def test_groups_are_merged_in_order_and_short_answers_padded() -> None:
     assert letter is not None
     assert len(items) == 10
     assert items[5:8] == [None, None, None]
-    assert items[8]["service"] == "Flexeril 10mg #60"
+    assert items[8] is not None and items[8].service == "Flexeril 10mg #60"
     _, s = run(text, first, short, last, size=4)
     assert s.items[8].service == "Flexeril 10mg #60"
     assert found(s, "items[6].decision", FindingKind.ANCHOR_ONLY)
