@@ -187,16 +187,14 @@ def summarize_llm_with_raw(
             holder.append(OpenAICompatibleClient(settings))
         return holder[0]
 
-    done_groups: list[list[int]] = []
     try:
         for group in groups:
-            for sub, out, hit, used in _run_group_fitting(loaded, anchors, group, settings,
-                                                          cache, replay, get_client):
+            for out, hit, used in _run_group_fitting(loaded, anchors, group, settings, cache,
+                                                     replay, get_client):
                 if hit:
                     hits += 1
                 elif used is not None:
                     usage = _add(usage, used)
-                done_groups.append(sub)
                 outputs.append(out)
     finally:
         if cache is not None:
@@ -215,12 +213,12 @@ def summarize_llm_with_raw(
         )
     meta = Meta(
         backend="llm", model=settings.model, prompt_version=PROMPT_VERSION,
-        schema_sha=schema_sha(), usage=usage, cache_hit=hits == len(done_groups),
+        schema_sha=schema_sha(), usage=usage, cache_hit=hits == len(outputs),
         package_version=__version__,
     )
     base = summarize_rules(loaded, anchors, meta)
-    final = reconcile(outputs, done_groups, anchors, base, loaded.text)
-    raw = model_only_summary(outputs, done_groups, loaded, anchors, meta)
+    final = reconcile(outputs, base, loaded.text)
+    raw = model_only_summary(outputs, loaded, anchors, meta)
     elapsed = round(time.perf_counter() - started, 6)
     final.meta.elapsed_s = elapsed
     if raw is not None:
@@ -231,7 +229,7 @@ def summarize_llm_with_raw(
 def _run_group_fitting(
     loaded: Letter, anchors: Anchors, group: list[int], settings: Settings,
     cache: ModelCache | None, replay: bool, get_client: Callable[[], ModelClient],
-) -> Iterator[tuple[list[int], GroupOutput, bool, Usage | None]]:
+) -> Iterator[tuple[GroupOutput, bool, Usage | None]]:
     """_run_group, halving the group while its prompt does not fit the model's context."""
     try:
         out, hit, used = _run_group(loaded, anchors, group, settings, cache, replay, get_client)
@@ -244,7 +242,7 @@ def _run_group_fitting(
         yield from _run_group_fitting(loaded, anchors, group[half:], settings, cache, replay,
                                       get_client)
         return
-    yield group, out, hit, used
+    yield out, hit, used
 
 
 def _run_group(
