@@ -19,7 +19,6 @@ from imr_llm.letter.vocab import Format as Format
 SCHEMA_VERSION: Literal["1"] = "1"
 
 GuidelineSource = Literal["MTUS", "ACOEM", "ODG", "Non-MTUS", "Other"]
-GUIDELINE_SOURCES: tuple[str, ...] = ("MTUS", "ACOEM", "ODG", "Non-MTUS", "Other")
 
 
 class Outcome(StrEnum):

@@ -23,6 +23,7 @@ from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.dates import parse_date
 from imr_llm.letter.load import Letter
 from imr_llm.letter.normalize import squash
+from imr_llm.letter.polarity import contradicts
 from imr_llm.letter.quantity import MASS_UNITS
 from imr_llm.rules import source_of, summary_text
 from imr_llm.schema import (
@@ -42,10 +43,6 @@ from imr_llm.schema import (
     Reviewer,
     outcome_of,
 )
-
-_POSITIVE = re.compile(r"\b(?:is|was|are|were)\s+medically\s+necessary|\boverturn", re.I)
-_NEGATIVE = re.compile(r"\bnot\s+medically\s+necessary|\bupheld?\b|\bupholds?\b|\bdenial\s+stands",
-                       re.I)
 
 
 def merged_extraction(
@@ -106,8 +103,9 @@ def _find_in_letter(text: str, value: Any) -> tuple[int, int] | None:
 
 
 class _Reconciler:
+    """Collects findings and provenance while anchored fields are reconciled."""
+
     def __init__(self, base: LetterSummary, text: str) -> None:
-        self.base = base
         self.text = text
         self.findings: list[Finding] = []
         self.prov = dict(base.provenance)
@@ -151,12 +149,6 @@ class _Reconciler:
                                      message=message))
 
 
-def _contradicts(text: str, decision: Decision) -> bool:
-    if decision is Decision.UPHELD:
-        return bool(_POSITIVE.search(text)) and not _NEGATIVE.search(text)
-    return bool(_NEGATIVE.search(text)) and not _POSITIVE.search(text)
-
-
 def reconcile(outputs: list[GroupOutput], base: LetterSummary, text: str) -> LetterSummary:
     """The rules summary (anchors) overlaid with the model's output, every difference a finding.
 
@@ -184,7 +176,7 @@ def reconcile(outputs: list[GroupOutput], base: LetterSummary, text: str) -> Let
         summary = b.rationale_summary
         model_why = (mi.rationale_summary if mi else "").strip()
         if model_why:
-            if _contradicts(model_why, b.decision):
+            if contradicts(model_why, b.decision):
                 r.add(FindingKind.CONFLICT, f"items[{i}].rationale_summary", {"model": model_why},
                       None, "the model's rationale summary contradicts the decision: the letter's "
                             "concluding sentences are used")
@@ -214,7 +206,7 @@ def reconcile(outputs: list[GroupOutput], base: LetterSummary, text: str) -> Let
     model_summary = (m.summary if m else "").strip()
     if model_summary:
         bad = [it for it in items if it.service.lower()[:25] in model_summary.lower()
-               and _contradicts(model_summary, it.decision)]
+               and contradicts(model_summary, it.decision)]
         wrong_outcome = _contradicts_outcome(model_summary, items, outcome)
         if bad or wrong_outcome:
             r.add(FindingKind.CONFLICT, "summary", {"model": model_summary}, None,
@@ -233,7 +225,7 @@ def reconcile(outputs: list[GroupOutput], base: LetterSummary, text: str) -> Let
 
 def _contradicts_outcome(text: str, items: list[Item], outcome: Outcome) -> bool:
     """A summary of an all-upheld (or all-overturned) letter that says the opposite."""
-    return outcome is not Outcome.MIXED and _contradicts(text, items[0].decision)
+    return outcome is not Outcome.MIXED and contradicts(text, items[0].decision)
 
 
 def _quantity(r: _Reconciler, i: int, b: Item, mi: ModelItem | None) -> float | None:
