@@ -13,7 +13,7 @@ from imr_llm.settings import Settings
 from imr_llm.version import __version__
 
 if TYPE_CHECKING:
-    from imr_llm.llm.client import ModelClient
+    from imr_llm.llm.protocol import ModelClient
 
 
 def summarize(

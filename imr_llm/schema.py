@@ -1,8 +1,9 @@
 """Pydantic models of the output contract (shared/SPEC.md v1). No I/O.
 
 `LetterSummary.model_dump(mode="json")` is the SPEC JSON. The `Model*` classes at the bottom are
-what a model is asked to fill (no spans, no meta); their field descriptions teach the
-Upheld/Overturned inversion and the quantity rules.
+what a model is asked to fill (no spans, no meta), nested and named like `LetterSummary`; their
+field descriptions teach the Upheld/Overturned inversion and the quantity rules. `GroupOutput`
+is the record of one model call that extract, the cache and reconcile pass along.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from imr_llm.letter.vocab import Format as Format
 SCHEMA_VERSION: Literal["1"] = "1"
 
 GuidelineSource = Literal["MTUS", "ACOEM", "ODG", "Non-MTUS", "Other"]
-GUIDELINE_SOURCES: tuple[str, ...] = ("MTUS", "ACOEM", "ODG", "Non-MTUS", "Other")
 
 
 class Outcome(StrEnum):
@@ -193,8 +193,8 @@ class ModelItem(BaseModel):
     )
 
 
-class ModelExtraction(BaseModel):
-    """What the model is asked to return for one letter (or one group of its items)."""
+class ModelCase(BaseModel):
+    """The case header as a model reads it (the fields of `Case`)."""
 
     case_number: str | None = Field(default=None, description="e.g. 'CM16-0213037', or null.")
     date_assigned: str | None = Field(default=None, description="ISO date YYYY-MM-DD or null.")
@@ -203,18 +203,46 @@ class ModelExtraction(BaseModel):
     ur_denial_date: str | None = Field(default=None, description="ISO date YYYY-MM-DD or null.")
     application_received: str | None = Field(default=None, description="ISO date or null.")
     priority: Literal["Standard", "Expedited"] | None = Field(default=None)
+
+
+class ModelReviewer(BaseModel):
+    """The reviewer's credentials as a model reads them (the fields of `Reviewer`)."""
+
     licensure_states: list[str] = Field(
         default_factory=list, description="Reviewer's 'State(s) of Licensure', split on commas."
     )
     specialties: list[str] = Field(
         default_factory=list, description="Reviewer's 'Certification(s)/Specialty' entries."
     )
-    patient_age: int | None = Field(default=None, description="Age in years, or null.")
-    patient_sex: Literal["male", "female"] | None = Field(default=None)
+
+
+class ModelPatient(BaseModel):
+    """The injured worker as a model reads them (the fields of `Patient`)."""
+
+    age: int | None = Field(default=None, description="Age in years, or null.")
+    sex: Literal["male", "female"] | None = Field(default=None)
+
+
+class ModelClinical(BaseModel):
+    """Clinical details as a model reads them (the fields of `Clinical`)."""
+
     diagnoses: list[str] = Field(default_factory=list, description="Diagnoses as written.")
     body_parts: list[str] = Field(default_factory=list)
     prior_treatments: list[str] = Field(default_factory=list)
-    clinical_summary: str = Field(default="", description="1-3 sentences.")
+    summary: str = Field(default="", description="1-3 sentences.")
+
+
+class ModelExtraction(BaseModel):
+    """What the model is asked to return for one letter (or one group of its items).
+
+    Nested like `LetterSummary` (case, reviewer, patient, clinical, items, summary) and with
+    its field names, so reconcile reads each part next to the rules summary's.
+    """
+
+    case: ModelCase = Field(default_factory=ModelCase)
+    reviewer: ModelReviewer = Field(default_factory=ModelReviewer)
+    patient: ModelPatient = Field(default_factory=ModelPatient)
+    clinical: ModelClinical = Field(default_factory=ModelClinical)
     items: list[ModelItem] = Field(
         description="One entry per decision line, in letter order. Never merge or skip items."
     )
@@ -222,3 +250,19 @@ class ModelExtraction(BaseModel):
         default="",
         description="Plain English, 2-4 sentences: who, what was requested, what was decided, why.",
     )
+
+
+class GroupOutput(BaseModel):
+    """One group of a letter's items as the model answered it.
+
+    What `extract` makes of a model call, what the cache stores (its `model_dump(mode="json")`)
+    and what `reconcile` reads. `extraction` is None when the answer was not even valid JSON
+    of the schema; `validated` is False when it never passed the letter's anchors.
+    """
+
+    group: list[int]
+    extraction: ModelExtraction | None = None
+    validated: bool = False
+    attempts: int = 0
+    errors: list[str] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)

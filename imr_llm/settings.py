@@ -1,10 +1,16 @@
-"""Settings: one frozen value built from defaults, then environment (prefix IMR_), then flags."""
+"""Settings: one frozen value built from defaults, then environment (prefix IMR_), then flags.
+
+Every environment variable the package reads is read here (and `debug_enabled` for IMR_DEBUG,
+which the CLI needs even when building Settings fails).
+Plain dataclass, not pydantic-settings: fifteen fields with hand-written ConfigError messages
+naming the flag that fixes them would not get shorter, and it would add a dependency.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,17 +21,17 @@ __all__ = ["MAX_INPUT_BYTES", "MAX_TEXT_CHARS", "Settings"]
 
 Backend = Literal["auto", "rules", "llm"]
 BACKENDS: tuple[str, ...] = ("auto", "rules", "llm")
-
+_TRUE = ("1", "true", "yes")
 
 
 def _default_cache_dir() -> Path:
-    return _cache_dir_for(os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))
-
-
-@lru_cache(maxsize=8)
-def _cache_dir_for(xdg_cache_home: str | None, home: str | None) -> Path:
-    base = xdg_cache_home or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "imr_llm"
+
+
+def debug_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """IMR_DEBUG set to anything non-empty: the CLI prints tracebacks."""
+    return bool((os.environ if env is None else env).get("IMR_DEBUG"))
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class Settings:
     requests_per_minute: float | None = None
     log_letter_text: bool = False
     strict: bool = False  # model backend: ExtractionError instead of anchored fallback
+    prices_path: Path | None = None  # a JSON price table extending the built-in one
+    mode: str | None = None  # an instructor mode name (JSON, TOOLS, ...); None: by endpoint
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -65,7 +73,7 @@ class Settings:
             values["api_key"] = key
         if env.get("IMR_CACHE_DIR"):
             values["cache_dir"] = Path(env["IMR_CACHE_DIR"])
-        if env.get("IMR_NO_CACHE", "").lower() in ("1", "true", "yes"):
+        if env.get("IMR_NO_CACHE", "").lower() in _TRUE:
             values["use_cache"] = False
         if env.get("IMR_TIMEOUT"):
             values["timeout_s"] = _number("IMR_TIMEOUT", env["IMR_TIMEOUT"])
@@ -77,10 +85,14 @@ class Settings:
             values["max_tokens"] = int(_number("IMR_MAX_TOKENS", env["IMR_MAX_TOKENS"]))
         if env.get("IMR_REASKS"):
             values["reask_attempts"] = int(_number("IMR_REASKS", env["IMR_REASKS"]))
-        if env.get("IMR_STRICT", "").lower() in ("1", "true", "yes"):
+        if env.get("IMR_STRICT", "").lower() in _TRUE:
             values["strict"] = True
-        if env.get("IMR_LOG_LETTER_TEXT", "").lower() in ("1", "true", "yes"):
+        if env.get("IMR_LOG_LETTER_TEXT", "").lower() in _TRUE:
             values["log_letter_text"] = True
+        if env.get("IMR_PRICES"):
+            values["prices_path"] = Path(env["IMR_PRICES"])
+        if env.get("IMR_MODE"):
+            values["mode"] = env["IMR_MODE"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.check()

@@ -25,9 +25,18 @@ from pydantic import BaseModel, ValidationError
 
 from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.normalize import squash
-from imr_llm.llm.client import CallResult, cost_usd
+from imr_llm.llm.pricing import cost_usd
+from imr_llm.llm.protocol import CallResult
 from imr_llm.rules import rationale_summary
-from imr_llm.schema import Decision, ModelExtraction, ModelItem, Usage
+from imr_llm.schema import (
+    Decision,
+    ModelCase,
+    ModelExtraction,
+    ModelItem,
+    ModelPatient,
+    ModelReviewer,
+    Usage,
+)
 
 #: What a script may answer with: a model value or JSON-able dict (validated like a real reply),
 #: raw text (e.g. garbage or a refusal), a finished CallResult (returned as is), or an exception
@@ -210,17 +219,11 @@ def correct_extraction(anchors: Anchors, indices: Sequence[int] | None = None) -
 
     wanted = range(len(anchors.items)) if indices is None else indices
     return ModelExtraction(
-        case_number=val("case.case_number"),
-        date_assigned=val("case.date_assigned"),
-        date_of_injury=val("case.date_of_injury"),
-        decision_date=val("case.decision_date"),
-        ur_denial_date=val("case.ur_denial_date"),
-        application_received=val("case.application_received"),
-        priority=val("case.priority"),
-        licensure_states=val("reviewer.licensure_states") or [],
-        specialties=val("reviewer.specialties") or [],
-        patient_age=val("patient.age"),
-        patient_sex=val("patient.sex"),
+        case=ModelCase(**{f: val(f"case.{f}") for f in ModelCase.model_fields}),
+        reviewer=ModelReviewer(
+            **{f: val(f"reviewer.{f}") or [] for f in ModelReviewer.model_fields}
+        ),
+        patient=ModelPatient(**{f: val(f"patient.{f}") for f in ModelPatient.model_fields}),
         items=[correct_item(anchors, i) for i in wanted],
     )
 
@@ -239,6 +242,12 @@ def change_item(extraction: ModelExtraction, index: int, **changes: Any) -> Mode
     items = list(extraction.items)
     items[index] = items[index].model_copy(update=changes)
     return extraction.model_copy(update={"items": items})
+
+
+def change(extraction: ModelExtraction, part: str, **changes: Any) -> ModelExtraction:
+    """A copy of `extraction` with fields of its `part` ('case', 'patient', ...) changed."""
+    current: BaseModel = getattr(extraction, part)
+    return extraction.model_copy(update={part: current.model_copy(update=changes)})
 
 
 def inverted(decision: Decision) -> Decision:

@@ -12,7 +12,7 @@ import diskcache
 
 from imr_llm.version import __version__
 
-KEY_VERSION = "v1"
+KEY_VERSION = "v2"  # v2: records are GroupOutput dumps
 
 
 def cache_key(

@@ -1,54 +1,69 @@
-"""The ONLY module that imports openai and instructor. Owns the retry policy.
+"""The ONLY module that imports openai and instructor: OpenAICompatibleClient.
 
 Retry layers, one owner per failure kind:
 - transport (timeouts, connection errors, 429 honouring Retry-After, 5xx): tenacity, inside an
-  httpx transport, per HTTP request. The SDK's own retries are off (max_retries=0).
+  httpx transport (`llm.transport`), per HTTP request. The SDK's own retries are off
+  (max_retries=0).
 - validation (the model's JSON does not validate against the letter's anchors): instructor's
   reask, bounded by Settings.reask_attempts. Transport errors never reach a reask prompt.
+
+Also here: the compact schema and decoding grammar for local endpoints, and the SDK's errors
+turned into ModelCallError / ContextLengthError.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import functools
 import json
 import logging
-import math
-import os
-import random
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import instructor
 import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from instructor.v2.core.hooks import Hooks
 from pydantic import BaseModel, ValidationError
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-)
 
 from imr_llm.errors import ConfigError, ContextLengthError, ModelCallError
 from imr_llm.letter.normalize import shorten
+from imr_llm.llm.pricing import cost_usd
+from imr_llm.llm.protocol import CallResult, ModelClient
+from imr_llm.llm.transport import (
+    MAX_RETRY_AFTER_S,
+    RETRY_STATUSES,
+    MalformedResponseError,
+    RateLimiter,
+    RetryingTransport,
+    http,
+    retry_after_seconds,
+    shared_limiter,
+)
+from imr_llm.llm.transport import http as httpx
 from imr_llm.schema import Usage
 from imr_llm.settings import Settings
 
-# openai 3.x speaks httpx2 (httpx's successor, same API); openai 2.x speaks httpx. Transports and
-# clients handed to the SDK must come from the module it uses.
-if int(openai.__version__.split(".")[0]) >= 3:
-    import httpx2 as httpx
-else:  # pragma: no cover - depends on the installed SDK
-    import httpx  # type: ignore[no-redef]  # same API as httpx2
+# Names callers and tests have always imported from here; they live in protocol/transport/pricing.
+__all__ = [
+    "MAX_RETRY_AFTER_S",
+    "CallResult",
+    "MalformedResponseError",
+    "ModelClient",
+    "OpenAICompatibleClient",
+    "RateLimiter",
+    "RetryingTransport",
+    "check_config",
+    "compact_model",
+    "cost_usd",
+    "grammar_schema",
+    "http",
+    "is_local",
+    "retry_after_seconds",
+    "shared_limiter",
+]
 
-http = httpx  # re-exported for tests that build MockTransports
 
 class _WithholdLetterText(logging.Filter):
     """Drops instructor's and openai's log records: they quote prompts and model output, which
@@ -82,49 +97,6 @@ def _withhold_instructor_logs(allow: bool) -> None:
 
 _withhold_instructor_logs(False)
 
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-MAX_RETRY_AFTER_S = 60.0
-
-# USD per 1M tokens (input, output). Extend with IMR_PRICES=path/to/prices.json
-# ({"model-name": [input, output]}). Models not listed (local servers) cost 0.
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-5": (1.25, 10.00),
-    "gpt-5-mini": (0.25, 2.00),
-    "gpt-5-nano": (0.05, 0.40),
-}
-
-
-def price_table() -> dict[str, tuple[float, float]]:
-    table = dict(PRICES)
-    extra = os.environ.get("IMR_PRICES")
-    if extra:
-        try:
-            data = json.loads(Path(extra).read_text(encoding="utf-8"))
-            table.update({str(k): (float(v[0]), float(v[1])) for k, v in data.items()})
-        except (OSError, ValueError, TypeError, IndexError) as exc:
-            raise ConfigError(f"IMR_PRICES={extra}: not a JSON price table ({exc})") from None
-    return table
-
-
-def cost_usd(model: str | None, prompt_tokens: int, completion_tokens: int) -> float:
-    """Estimated cost; 0 for models not in the price table (local servers)."""
-    if not model:
-        return 0.0
-    table = price_table()
-    price = table.get(model) or next(
-        (v for k, v in sorted(table.items(), key=lambda kv: -len(kv[0])) if model.startswith(k)),
-        None,
-    )
-    if price is None:
-        return 0.0
-    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
-
-
 def is_local(base_url: str | None) -> bool:
     return bool(base_url) and "api.openai.com" not in str(base_url)
 
@@ -142,204 +114,11 @@ def check_config(settings: Settings) -> None:
         )
 
 
-# --- transport retries ------------------------------------------------------------------------
-
-
-class _RetryableStatus(Exception):
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"HTTP {response.status_code}")
-        self.response = response
-
-
-class MalformedResponseError(httpx.TransportError):
-    """A 2xx answer whose JSON body is cut off or is not JSON at all (a broken hop, retried)."""
-
-
-def retry_after_seconds(response: httpx.Response | None) -> float | None:
-    """Seconds from a Retry-After (or retry-after-ms) header, in [0, MAX_RETRY_AFTER_S].
-
-    None when absent or unreadable (then the normal backoff applies).
-    """
-    if response is None:
-        return None
-    ms = response.headers.get("retry-after-ms")
-    if ms:
-        value = _finite(ms)
-        if value is not None:
-            return min(max(value / 1000, 0.0), MAX_RETRY_AFTER_S)
-    raw = response.headers.get("retry-after")
-    if not raw:
-        return None
-    value = _finite(raw)
-    if value is None:
-        try:
-            parsed = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if parsed is None:
-            return None
-        value = parsed.timestamp() - time.time()
-    return min(max(value, 0.0), MAX_RETRY_AFTER_S)
-
-
-def _finite(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def backoff_seconds(attempt: int, *, initial: float = 0.5, max_wait: float = 8.0,
-                    jitter: float = 0.5) -> float:
-    """Exponential backoff with jitter for retry `attempt` (1-based), capped at `max_wait`."""
-    return float(min(max_wait, initial * 2 ** (attempt - 1) + random.uniform(0, jitter)))
-
-
-class RateLimiter:
-    """At most `per_minute` requests a minute, spaced evenly; shared by every thread."""
-
-    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        if per_minute <= 0:
-            raise ConfigError("requests per minute must be positive: fix --rpm or IMR_RPM")
-        self.interval = 60.0 / per_minute
-        self.clock = clock
-        self.sleep = sleep
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Wait for this request's slot; returns the seconds waited."""
-        with self._lock:
-            now = self.clock()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        wait = slot - now
-        if wait > 0:
-            self.sleep(wait)
-        return wait
-
-
-_LIMITERS: dict[tuple[str | None, float], RateLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
-
-
-def shared_limiter(base_url: str | None, per_minute: float | None) -> RateLimiter | None:
-    """One limiter per endpoint and rate for the whole process (all letters, all threads)."""
-    if not per_minute:
-        return None
-    with _LIMITERS_LOCK:
-        key = (base_url, float(per_minute))
-        if key not in _LIMITERS:
-            _LIMITERS[key] = RateLimiter(per_minute)
-        return _LIMITERS[key]
-
-
-class RetryingTransport(httpx.BaseTransport):
-    """An httpx transport that retries timeouts, connection errors, 429 and 5xx with tenacity."""
-
-    def __init__(
-        self,
-        inner: httpx.BaseTransport | None = None,
-        *,
-        attempts: int = 4,
-        max_wait_s: float = 8.0,
-        sleep: Callable[[float], None] = time.sleep,
-        limiter: RateLimiter | None = None,
-    ) -> None:
-        self.inner = inner or httpx.HTTPTransport()
-        self.limiter = limiter
-        self.attempts = attempts
-        self.max_wait_s = max_wait_s
-        self.sleep = sleep
-        self.retries = 0
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _RetryableStatus):
-            after = retry_after_seconds(exc.response)
-            if after is not None:
-                return after
-        return backoff_seconds(state.attempt_number, max_wait=self.max_wait_s)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()  # a re-sendable body
-
-        def once() -> httpx.Response:
-            if self.limiter is not None:
-                self.limiter.acquire()
-            response = self.inner.handle_request(request)
-            if response.status_code in RETRY_STATUSES:
-                response.read()
-                response.close()
-                raise _RetryableStatus(response)
-            if 200 <= response.status_code < 300 and "json" in response.headers.get(
-                "content-type", ""
-            ):
-                body = response.read()
-                try:
-                    json.loads(body)
-                except ValueError:  # UnicodeDecodeError is a ValueError too
-                    response.close()
-                    raise MalformedResponseError(
-                        f"HTTP {response.status_code} with a malformed JSON body "
-                        f"({len(body)} bytes)", request=request) from None
-            return response
-
-        def give_up(state: RetryCallState) -> httpx.Response:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _RetryableStatus):
-                return exc.response  # the SDK turns it into its typed error
-            assert exc is not None
-            raise exc
-
-        def count(state: RetryCallState) -> None:
-            self.retries += 1
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type((httpx.TransportError, _RetryableStatus)),
-            retry_error_callback=give_up,
-            before_sleep=count,
-            sleep=self.sleep,
-        )
-        result: httpx.Response = retrying(once)
-        return result
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 # --- the model call -----------------------------------------------------------------------------
 
 
-@dataclass
-class CallResult:
-    """One structured extraction: the parsed value (None when validation never passed)."""
-
-    parsed: BaseModel | None
-    raw_text: str | None
-    attempts: int
-    usage: Usage
-    errors: list[str] = field(default_factory=list)
-
-
-class ModelClient(Protocol):
-    """What extract needs from a model: one validated structured call."""
-
-    def structured(
-        self,
-        system: str,
-        user: str,
-        response_model: type[BaseModel],
-        context: dict[str, Any],
-    ) -> CallResult: ...
-
-
 def _mode_for(settings: Settings) -> instructor.Mode:
-    name = os.environ.get("IMR_MODE")
+    name = settings.mode
     if name:
         try:
             return instructor.Mode[name.upper()]
@@ -441,7 +220,8 @@ class OpenAICompatibleClient:
         except (openai.APIError, httpx.HTTPError) as exc:
             raise _call_error(exc) from None
         usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
-        usage.cost_usd = cost_usd(self.settings.model, usage.prompt_tokens, usage.completion_tokens)
+        usage.cost_usd = cost_usd(self.settings.model, usage.prompt_tokens,
+                                  usage.completion_tokens, prices=self.settings.prices_path)
         return CallResult(parsed=parsed, raw_text=texts[-1] if texts else None,
                           attempts=usage.calls, usage=usage, errors=errors)
 

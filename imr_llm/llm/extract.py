@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TypedDict
 
 from pydantic import ValidationError, ValidationInfo, model_validator
 
@@ -22,11 +22,11 @@ from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.load import Letter, LetterInput
 from imr_llm.letter.normalize import shorten, squash
 from imr_llm.llm.cache import ModelCache, cache_key
-from imr_llm.llm.client import ModelClient
 from imr_llm.llm.prompts import PROMPT_VERSION, load_prompt
+from imr_llm.llm.protocol import ModelClient
 from imr_llm.llm.reconcile import model_only_summary, reconcile
 from imr_llm.rules import summarize_rules
-from imr_llm.schema import Decision, LetterSummary, Meta, ModelExtraction, Usage
+from imr_llm.schema import Decision, GroupOutput, LetterSummary, Meta, ModelExtraction, Usage
 from imr_llm.schema_export import schema_sha
 from imr_llm.settings import Settings
 from imr_llm.version import __version__
@@ -36,13 +36,23 @@ from imr_llm.version import __version__
 CONTEXT_CHARS = 6000
 
 
+class ExpectedItem(TypedDict):
+    """One anchored item as the validation context carries it (what the letter proves)."""
+
+    index: int
+    line: str
+    decision: str
+    quantity: float | None
+    quantity_text: str | None
+
+
 class ValidatedExtraction(ModelExtraction):
     """ModelExtraction checked against the letter's anchors passed as validation context."""
 
     @model_validator(mode="after")
     def _agrees_with_letter(self, info: ValidationInfo) -> ValidatedExtraction:
         ctx = info.context or {}
-        expected: list[dict[str, Any]] = ctx.get("expected") or []
+        expected: list[ExpectedItem] = ctx.get("expected") or []
         letter: str = ctx.get("letter_squashed", "")
         if not expected:
             return self
@@ -53,7 +63,7 @@ class ValidatedExtraction(ModelExtraction):
 
 
 def check_against_anchors(
-    out: ModelExtraction, expected: list[dict[str, Any]], letter_squashed: str
+    out: ModelExtraction, expected: list[ExpectedItem], letter_squashed: str
 ) -> list[str]:
     """Every way the output disagrees with what the letter proves, quoted exactly."""
     problems: list[str] = []
@@ -87,18 +97,18 @@ def item_groups(n: int, size: int) -> list[list[int]]:
     return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
 
 
-def expected_items(anchors: Anchors, group: list[int]) -> list[dict[str, Any]]:
-    out = []
-    for i in group:
-        a = anchors.items[i]
-        out.append({
-            "index": i,
-            "line": squash(a.line.text),
-            "decision": a.decision.value.value,
-            "quantity": a.quantity.value[0] if a.quantity else None,
-            "quantity_text": a.quantity.text if a.quantity else None,
-        })
-    return out
+def expected_items(anchors: Anchors, group: list[int]) -> list[ExpectedItem]:
+    """The anchored items of `group`, as the validation context and the prompt list them."""
+    return [
+        ExpectedItem(
+            index=i,
+            line=squash(a.line.text),
+            decision=a.decision.value.value,
+            quantity=a.quantity.value[0] if a.quantity else None,
+            quantity_text=a.quantity.text if a.quantity else None,
+        )
+        for i, a in ((i, anchors.items[i]) for i in group)
+    ]
 
 
 def letter_excerpt(anchors: Anchors, group: list[int]) -> str:
@@ -137,13 +147,12 @@ def _norm_index(anchors: Anchors, original: int) -> int:
     return min(lo, len(nt.text))
 
 
-def lenient_parse(raw_text: str | None) -> dict[str, Any] | None:
+def lenient_parse(raw_text: str | None) -> ModelExtraction | None:
     """The model's last JSON, validated only against the schema (no anchors); None if garbage."""
     if not raw_text:
         return None
     try:
-        data = json.loads(raw_text, strict=False)
-        return ModelExtraction.model_validate(data).model_dump(mode="json")
+        return ModelExtraction.model_validate(json.loads(raw_text, strict=False))
     except (ValueError, ValidationError):
         return None
 
@@ -167,7 +176,7 @@ def summarize_llm_with_raw(
     groups = item_groups(len(anchors.items), settings.max_items_per_call)
     cache = ModelCache(settings.cache_dir) if settings.use_cache else None
     usage = Usage()
-    outputs: list[dict[str, Any]] = []
+    outputs: list[GroupOutput] = []
     hits = 0
     holder: list[ModelClient] = [client] if client is not None else []
 
@@ -178,40 +187,38 @@ def summarize_llm_with_raw(
             holder.append(OpenAICompatibleClient(settings))
         return holder[0]
 
-    done_groups: list[list[int]] = []
     try:
         for group in groups:
-            for sub, out, hit, used in _run_group_fitting(loaded, anchors, group, settings,
-                                                          cache, replay, get_client):
+            for out, hit, used in _run_group_fitting(loaded, anchors, group, settings, cache,
+                                                     replay, get_client):
                 if hit:
                     hits += 1
                 elif used is not None:
                     usage = _add(usage, used)
-                done_groups.append(sub)
                 outputs.append(out)
     finally:
         if cache is not None:
             cache.close()
-    failed = [o for o in outputs if not o.get("validated")]
+    failed = [o for o in outputs if not o.validated]
     if settings.strict and failed:
         first = failed[0]
-        items = ", ".join(f"{g[0]}-{g[-1]}" for g in (o["group"] for o in failed))
-        reason = "; ".join(first.get("errors") or []) or "its answer never validated"
+        items = ", ".join(f"{o.group[0]}-{o.group[-1]}" for o in failed)
+        reason = "; ".join(first.errors) or "its answer never validated"
         raise ExtractionError(
             f"{loaded.name}: the model's output for items {items} never passed validation "
             f"against the letter ({shorten(reason, 200)}); drop --strict to get the letter's "
             "anchored values with findings instead",
-            attempts=sum(int(o.get("attempts") or 0) for o in failed),
+            attempts=sum(o.attempts for o in failed),
             usage=usage.model_dump(),
         )
     meta = Meta(
         backend="llm", model=settings.model, prompt_version=PROMPT_VERSION,
-        schema_sha=schema_sha(), usage=usage, cache_hit=hits == len(done_groups),
+        schema_sha=schema_sha(), usage=usage, cache_hit=hits == len(outputs),
         package_version=__version__,
     )
     base = summarize_rules(loaded, anchors, meta)
-    final = reconcile(outputs, done_groups, anchors, base, loaded.text)
-    raw = model_only_summary(outputs, done_groups, loaded, anchors, meta)
+    final = reconcile(outputs, base, loaded.text)
+    raw = model_only_summary(outputs, loaded, anchors, meta)
     elapsed = round(time.perf_counter() - started, 6)
     final.meta.elapsed_s = elapsed
     if raw is not None:
@@ -222,7 +229,7 @@ def summarize_llm_with_raw(
 def _run_group_fitting(
     loaded: Letter, anchors: Anchors, group: list[int], settings: Settings,
     cache: ModelCache | None, replay: bool, get_client: Callable[[], ModelClient],
-) -> Iterator[tuple[list[int], dict[str, Any], bool, Usage | None]]:
+) -> Iterator[tuple[GroupOutput, bool, Usage | None]]:
     """_run_group, halving the group while its prompt does not fit the model's context."""
     try:
         out, hit, used = _run_group(loaded, anchors, group, settings, cache, replay, get_client)
@@ -235,21 +242,21 @@ def _run_group_fitting(
         yield from _run_group_fitting(loaded, anchors, group[half:], settings, cache, replay,
                                       get_client)
         return
-    yield group, out, hit, used
+    yield out, hit, used
 
 
 def _run_group(
     loaded: Letter, anchors: Anchors, group: list[int], settings: Settings,
     cache: ModelCache | None, replay: bool, get_client: Callable[[], ModelClient],
-) -> tuple[dict[str, Any], bool, Usage | None]:
+) -> tuple[GroupOutput, bool, Usage | None]:
     params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens,
               "reask_attempts": settings.reask_attempts, "group_size": settings.max_items_per_call}
     key = cache_key(model=settings.model, base_url=settings.base_url,
                     prompt_version=PROMPT_VERSION, schema_sha=schema_sha(), params=params,
                     letter_sha=loaded.sha256, part=f"items{group[0]}-{group[-1]}")
-    cached = cache.get(key) if cache is not None else None
+    cached = _cached(cache, key)
     if cached is not None:
-        return dict(cached), True, None
+        return cached, True, None
     if replay:
         raise ConfigError(f"{loaded.name}: --replay found no cached model output for items "
                           f"{group[0]}-{group[-1]}: run once without --replay first")
@@ -263,16 +270,27 @@ def _run_group(
     context = {"expected": expected, "letter_squashed": squash(loaded.text).lower(),
                "item_count": len(group)}
     result = get_client().structured(system, user, ValidatedExtraction, context)
-    extraction = (ModelExtraction.model_validate(result.parsed.model_dump()).model_dump(mode="json")
+    # The client answers with a subclass of the response model (validators, compact schema):
+    # the record keeps a plain ModelExtraction.
+    extraction = (ModelExtraction.model_validate(result.parsed.model_dump())
                   if result.parsed is not None else lenient_parse(result.raw_text))
-    out: dict[str, Any] = {
-        "group": group, "extraction": extraction, "validated": result.parsed is not None,
-        "attempts": result.attempts, "errors": result.errors,
-        "usage": result.usage.model_dump(),
-    }
+    out = GroupOutput(group=group, extraction=extraction, validated=result.parsed is not None,
+                      attempts=result.attempts, errors=result.errors,
+                      usage=result.usage.model_copy())
     if cache is not None:
-        cache.set(key, out)
+        cache.set(key, out.model_dump(mode="json"))
     return out, False, result.usage
+
+
+def _cached(cache: ModelCache | None, key: str) -> GroupOutput | None:
+    """The cached record under `key`; a miss when absent or of another shape."""
+    value = cache.get(key) if cache is not None else None
+    if value is None:
+        return None
+    try:
+        return GroupOutput.model_validate(value)
+    except ValidationError:
+        return None
 
 
 def _add(a: Usage, b: Usage) -> Usage:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from imr_llm.errors import ConfigError
 
-PROMPT_VERSION = "extract_v1"
+PROMPT_VERSION = "extract_v2"  # v2: the nested ModelExtraction (case/patient/clinical/...)
 _SECTION = re.compile(r"^## (system|user)\s*$", re.MULTILINE)
 _FRONT = re.compile(r"\A---\n(?P<meta>.*?)\n---\n", re.DOTALL)
 _SLOT = re.compile(r"\{\{(\w+)\}\}")

@@ -17,10 +17,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel
+
 from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.dates import parse_date
 from imr_llm.letter.load import Letter
 from imr_llm.letter.normalize import squash
+from imr_llm.letter.polarity import contradicts
 from imr_llm.letter.quantity import MASS_UNITS
 from imr_llm.rules import source_of, summary_text
 from imr_llm.schema import (
@@ -29,37 +32,39 @@ from imr_llm.schema import (
     Decision,
     Finding,
     FindingKind,
+    GroupOutput,
     Item,
     LetterSummary,
     Meta,
     ModelExtraction,
+    ModelItem,
+    Outcome,
     Patient,
     Reviewer,
     outcome_of,
 )
 
-_CASE_FIELDS = ("case_number", "date_assigned", "date_of_injury", "decision_date",
-                "ur_denial_date", "application_received", "priority")
-_POSITIVE = re.compile(r"\b(?:is|was|are|were)\s+medically\s+necessary|\boverturn", re.I)
-_NEGATIVE = re.compile(r"\bnot\s+medically\s+necessary|\bupheld?\b|\bupholds?\b|\bdenial\s+stands",
-                       re.I)
 
+def merged_extraction(
+    outputs: list[GroupOutput],
+) -> tuple[ModelExtraction | None, list[ModelItem | None]]:
+    """Letter-level fields from the first usable group; items from every group, in order.
 
-def merged_extraction(outputs: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[Any]]:
-    """Letter-level fields from the first usable group; items from every group, in order."""
-    letter: dict[str, Any] | None = None
-    items: list[Any] = []
+    A group that answered too few items is padded with None (too many: cut), so every later
+    group's items keep their letter-wide places.
+    """
+    letter: ModelExtraction | None = None
+    items: list[ModelItem | None] = []
     for out in outputs:
-        ex = out.get("extraction")
-        if not ex:
-            items.append([None] * len(out["group"]))
+        want = len(out.group)
+        ex = out.extraction
+        if ex is None:
+            items.extend([None] * want)
             continue
         letter = letter or ex
-        got = list(ex.get("items") or [])
-        want = len(out["group"])
-        items.append((got + [None] * want)[:want] if len(got) != want else got)
-    flat = [i for group in items for i in group]
-    return letter, flat
+        got: list[ModelItem | None] = list(ex.items)
+        items.extend((got + [None] * want)[:want])
+    return letter, items
 
 
 def _norm(value: Any) -> Any:
@@ -98,8 +103,9 @@ def _find_in_letter(text: str, value: Any) -> tuple[int, int] | None:
 
 
 class _Reconciler:
+    """Collects findings and provenance while anchored fields are reconciled."""
+
     def __init__(self, base: LetterSummary, text: str) -> None:
-        self.base = base
         self.text = text
         self.findings: list[Finding] = []
         self.prov = dict(base.provenance)
@@ -131,53 +137,46 @@ class _Reconciler:
                  "no anchor for this field; the model's value occurs in the letter (unverified)")
         return model_value
 
+    def section(self, name: str, anchored: BaseModel, model: BaseModel | None) -> dict[str, Any]:
+        """Each field of the rules summary's part `name` (case, patient, reviewer) reconciled
+        with the same field of the model's part."""
+        return {f: self.anchored(f"{name}.{f}", getattr(anchored, f), getattr(model, f, None))
+                for f in type(anchored).model_fields}
+
     def add(self, kind: FindingKind, field: str, values: dict[str, Any],
             span: tuple[int, int] | None, message: str) -> None:
         self.findings.append(Finding(kind=kind, field=field, values=values, span=span,
                                      message=message))
 
 
-def _contradicts(text: str, decision: Decision) -> bool:
-    if decision is Decision.UPHELD:
-        return bool(_POSITIVE.search(text)) and not _NEGATIVE.search(text)
-    return bool(_NEGATIVE.search(text)) and not _POSITIVE.search(text)
+def reconcile(outputs: list[GroupOutput], base: LetterSummary, text: str) -> LetterSummary:
+    """The rules summary (anchors) overlaid with the model's output, every difference a finding.
 
-
-def reconcile(
-    outputs: list[dict[str, Any]], groups: list[list[int]], anchors: Anchors,
-    base: LetterSummary, text: str,
-) -> LetterSummary:
-    """The rules summary (anchors) overlaid with the model's output, every difference a finding."""
+    `base` is the rules summary of the letter whose original text is `text`.
+    """
     r = _Reconciler(base, text)
-    letter, model_items = merged_extraction(outputs)
-    m = letter or {}
+    m, model_items = merged_extraction(outputs)
     for out in outputs:
-        if out.get("errors") or not out.get("validated"):
-            first, last = out["group"][0], out["group"][-1]
+        if out.errors or not out.validated:
+            first, last = out.group[0], out.group[-1]
             r.add(FindingKind.CONFLICT, f"items[{first}:{last + 1}]",
-                  {"attempts": out.get("attempts"), "errors": out.get("errors")}, None,
+                  {"attempts": out.attempts, "errors": out.errors}, None,
                   f"model output for items {first}-{last} never passed validation after "
-                  f"{out.get('attempts')} attempt(s); anchored values from the letter are used")
-    case = Case(**{f: r.anchored(f"case.{f}", getattr(base.case, f), m.get(f))
-                   for f in _CASE_FIELDS})
-    patient = Patient(age=r.anchored("patient.age", base.patient.age, m.get("patient_age")),
-                      sex=r.anchored("patient.sex", base.patient.sex, m.get("patient_sex")))
-    reviewer = Reviewer(
-        licensure_states=r.anchored("reviewer.licensure_states", base.reviewer.licensure_states,
-                                    m.get("licensure_states")) or [],
-        specialties=r.anchored("reviewer.specialties", base.reviewer.specialties,
-                               m.get("specialties")) or [],
-    )
+                  f"{out.attempts} attempt(s); anchored values from the letter are used")
+    case = Case(**r.section("case", base.case, m.case if m else None))
+    patient = Patient(**r.section("patient", base.patient, m.patient if m else None))
+    reviewer = Reviewer(**r.section("reviewer", base.reviewer, m.reviewer if m else None))
     items: list[Item] = []
     for i, b in enumerate(base.items):
-        mi = model_items[i] if i < len(model_items) and model_items[i] else {}
-        service = r.anchored(f"items[{i}].service", b.service, mi.get("service"))
-        decision = r.anchored(f"items[{i}].decision", b.decision.value, mi.get("decision"))
+        mi = model_items[i] if i < len(model_items) else None
+        service = r.anchored(f"items[{i}].service", b.service, mi.service if mi else None)
+        decision = Decision(r.anchored(f"items[{i}].decision", b.decision.value,
+                                       mi.decision.value if mi else None))
         quantity = _quantity(r, i, b, mi)
         summary = b.rationale_summary
-        model_why = (mi.get("rationale_summary") or "").strip()
+        model_why = (mi.rationale_summary if mi else "").strip()
         if model_why:
-            if _contradicts(model_why, b.decision):
+            if contradicts(model_why, b.decision):
                 r.add(FindingKind.CONFLICT, f"items[{i}].rationale_summary", {"model": model_why},
                       None, "the model's rationale summary contradicts the decision: the letter's "
                             "concluding sentences are used")
@@ -186,35 +185,30 @@ def reconcile(
                 r.add(FindingKind.MODEL_ONLY, f"items[{i}].rationale_summary", {}, None,
                       "model-written rationale summary (unverified)")
         items.append(b.model_copy(update={
-            "service": service, "decision": Decision(decision),
-            "medically_necessary": Decision(decision) is Decision.OVERTURNED,
+            "service": service, "decision": decision,
+            "medically_necessary": decision is Decision.OVERTURNED,
             "quantity": quantity,
-            "quantity_unit": b.quantity_unit if quantity == b.quantity else mi.get("quantity_unit"),
+            "quantity_unit": b.quantity_unit if quantity == b.quantity
+            else (mi.quantity_unit if mi else None),
             "rationale_summary": summary,
         }))
     outcome = outcome_of([i.decision for i in items])
     clinical = base.clinical
-    if letter:
-        clinical = Clinical(
-            diagnoses=m.get("diagnoses") or base.clinical.diagnoses,
-            body_parts=m.get("body_parts") or base.clinical.body_parts,
-            prior_treatments=m.get("prior_treatments") or base.clinical.prior_treatments,
-            summary=m.get("clinical_summary") or base.clinical.summary,
-        )
-        if any(m.get(k) for k in ("diagnoses", "body_parts", "prior_treatments",
-                                  "clinical_summary")):
+    if m is not None:
+        clinical = Clinical(**{f: getattr(m.clinical, f) or getattr(base.clinical, f)
+                               for f in Clinical.model_fields})
+        if any(getattr(m.clinical, f) for f in Clinical.model_fields):
             r.add(FindingKind.MODEL_ONLY, "clinical", {}, None,
                   "clinical details are model-written (unverified)")
     summary = summary_text({"age": patient.age, "sex": patient.sex,
                             "case_number": case.case_number,
                             "date_of_injury": case.date_of_injury}, items, outcome,
                            clinical.diagnoses)
-    model_summary = (m.get("summary") or "").strip()
+    model_summary = (m.summary if m else "").strip()
     if model_summary:
         bad = [it for it in items if it.service.lower()[:25] in model_summary.lower()
-               and _contradicts(model_summary, it.decision)]
-        wrong_outcome = _contradicts(model_summary, items[0].decision) if outcome.value != \
-            "mixed" else False
+               and contradicts(model_summary, it.decision)]
+        wrong_outcome = _contradicts_outcome(model_summary, items, outcome)
         if bad or wrong_outcome:
             r.add(FindingKind.CONFLICT, "summary", {"model": model_summary}, None,
                   "the model's summary contradicts the decisions: a summary built from the "
@@ -230,9 +224,14 @@ def reconcile(
     })
 
 
-def _quantity(r: _Reconciler, i: int, b: Item, mi: dict[str, Any]) -> float | None:
+def _contradicts_outcome(text: str, items: list[Item], outcome: Outcome) -> bool:
+    """A summary of an all-upheld (or all-overturned) letter that says the opposite."""
+    return outcome is not Outcome.MIXED and contradicts(text, items[0].decision)
+
+
+def _quantity(r: _Reconciler, i: int, b: Item, mi: ModelItem | None) -> float | None:
     path = f"items[{i}].quantity"
-    model_q = mi.get("quantity")
+    model_q = mi.quantity if mi else None
     if b.quantity is not None or model_q is None:
         return r.anchored(path, b.quantity, model_q)  # type: ignore[no-any-return]
     # No count anchored: keep the model's only if the decision line states that number.
@@ -266,30 +265,19 @@ def _keep(path: str, case: Case, patient: Patient, items: list[Item]) -> bool:
 
 
 def model_only_summary(
-    outputs: list[dict[str, Any]], groups: list[list[int]], loaded: Letter, anchors: Anchors,
-    meta: Meta,
+    outputs: list[GroupOutput], loaded: Letter, anchors: Anchors, meta: Meta
 ) -> LetterSummary | None:
     """What the model said, unvalidated, in the SPEC shape (for measuring validation's lift)."""
-    letter, model_items = merged_extraction(outputs)
-    if letter is None:
+    m, model_items = merged_extraction(outputs)
+    if m is None:
         return None
-    m = ModelExtraction.model_validate({**letter, "items": [i for i in model_items if i]})
-    items = [Item(service=i.service, quantity=i.quantity, quantity_unit=i.quantity_unit,
-                  decision=i.decision, medically_necessary=i.medically_necessary,
-                  original_request=i.original_request, authorized_portion=i.authorized_portion,
-                  claims_administrator_guideline=i.claims_administrator_guideline,
-                  reviewer_guideline=i.reviewer_guideline, rationale_summary=i.rationale_summary)
-             for i in m.items]
-    outcome = outcome_of([i.decision for i in items])
+    items = [Item(**i.model_dump(exclude={"decision_line"})) for i in model_items if i]
     return LetterSummary(
         source=source_of(loaded, anchors),
-        case=Case(case_number=m.case_number, date_assigned=m.date_assigned,
-                  date_of_injury=m.date_of_injury, decision_date=m.decision_date,
-                  ur_denial_date=m.ur_denial_date, application_received=m.application_received,
-                  priority=m.priority),
-        reviewer=Reviewer(licensure_states=m.licensure_states, specialties=m.specialties),
-        patient=Patient(age=m.patient_age, sex=m.patient_sex),
-        clinical=Clinical(diagnoses=m.diagnoses, body_parts=m.body_parts,
-                          prior_treatments=m.prior_treatments, summary=m.clinical_summary),
-        items=items, outcome=outcome, summary=m.summary, meta=meta.model_copy(deep=True),
+        case=Case(**m.case.model_dump()),
+        reviewer=Reviewer(**m.reviewer.model_dump()),
+        patient=Patient(**m.patient.model_dump()),
+        clinical=Clinical(**m.clinical.model_dump()),
+        items=items, outcome=outcome_of([i.decision for i in items]), summary=m.summary,
+        meta=meta.model_copy(deep=True),
     )

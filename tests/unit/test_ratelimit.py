@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from imr_llm.errors import ConfigError
-from imr_llm.llm.client import RateLimiter, shared_limiter
+from imr_llm.llm.transport import RateLimiter, shared_limiter
 from imr_llm.settings import Settings
 
 

@@ -11,12 +11,13 @@ from imr_llm.schema import (
     Decision,
     Finding,
     FindingKind,
+    GroupOutput,
     LetterSummary,
     Meta,
     ModelExtraction,
     Outcome,
 )
-from imr_llm.testing import change_item, correct_extraction
+from imr_llm.testing import change, change_item, correct_extraction
 from tests.helpers import EVAL_LETTERS, LETTERS
 
 TEN_ITEMS = "CM16-0230651.txt"  # items[5] 'MRI of the lumbar spine' has no count
@@ -36,16 +37,15 @@ def output(
     validated: bool = True,
     errors: list[str] | None = None,
     attempts: int = 1,
-) -> dict[str, Any]:
-    """One group's record as extract stores it (and the cache keeps it)."""
-    return {
-        "group": group,
-        "extraction": extraction.model_dump(mode="json") if extraction else None,
-        "validated": validated,
-        "attempts": attempts,
-        "errors": errors or [],
-        "usage": {},
-    }
+) -> GroupOutput:
+    """One group's record as extract makes it (and the cache keeps its dump)."""
+    return GroupOutput(
+        group=group,
+        extraction=extraction,
+        validated=validated,
+        attempts=attempts,
+        errors=errors or [],
+    )
 
 
 def run(
@@ -58,7 +58,7 @@ def run(
     groups = [list(range(i, min(n, i + size))) for i in range(0, n, size)]
     base = summarize_rules(loaded, anchors, Meta(backend="llm"))
     outputs = [output(g, ex, **flags) for g, ex in zip(groups, extractions, strict=True)]
-    return base, reconcile(outputs, groups, anchors, base, loaded.text)
+    return base, reconcile(outputs, base, loaded.text)
 
 
 def perfect(text: str, indices: list[int] | None = None) -> ModelExtraction:
@@ -143,7 +143,7 @@ def test_conflicting_quantity_yields_finding_and_anchor_wins(example_text: str) 
 def test_conflicting_service_and_patient_yield_findings(example_text: str) -> None:
     """Service wording, age and sex are anchored: the model's other values become conflicts."""
     ex = change_item(perfect(example_text), 1, service="Chiropractic manipulation")
-    ex = ex.model_copy(update={"patient_age": 41, "patient_sex": "female"})
+    ex = change(ex, "patient", age=41, sex="female")
     _, s = run(example_text, ex)
     assert s.items[1].service == "Chiropractic treatments"
     assert (s.patient.age, s.patient.sex) == (40, "male")
@@ -167,9 +167,7 @@ def test_differences_of_spacing_case_and_number_type_still_agree(example_text: s
 
 def test_dates_in_other_forms_agree(example_text: str) -> None:
     """An ISO date and the letter's narrative date are the same date."""
-    _, s = run(
-        example_text, perfect(example_text).model_copy(update={"date_of_injury": "01/31/2014"})
-    )
+    _, s = run(example_text, change(perfect(example_text), "case", date_of_injury="01/31/2014"))
     assert found(s, "case.date_of_injury", FindingKind.AGREE)
     assert s.case.date_of_injury == "2014-01-31"
 
@@ -179,7 +177,7 @@ def test_dates_in_other_forms_agree(example_text: str) -> None:
 
 def test_missing_model_value_is_anchor_only(example_text: str) -> None:
     """The model leaves age out: the letter's 40 is used and the finding says so."""
-    _, s = run(example_text, perfect(example_text).model_copy(update={"patient_age": None}))
+    _, s = run(example_text, change(perfect(example_text), "patient", age=None))
     assert s.patient.age == 40
     (f,) = found(s, "patient.age")
     assert f.kind is FindingKind.ANCHOR_ONLY
@@ -207,7 +205,7 @@ def test_unanchored_value_found_in_letter_is_kept_unverified(example_text: str) 
     """No case-number anchor, but the model's value occurs in the letter: kept, with its span."""
     text = example_text + "\nFile reference CM16-0213037 on record.\n"
     assert "case.case_number" not in read(text)[1].fields
-    _, s = run(text, perfect(text).model_copy(update={"case_number": "CM16-0213037"}))
+    _, s = run(text, change(perfect(text), "case", case_number="CM16-0213037"))
     assert s.case.case_number == "CM16-0213037"
     (f,) = found(s, "case.case_number")
     assert f.kind is FindingKind.MODEL_ONLY and "unverified" in f.message
@@ -217,9 +215,7 @@ def test_unanchored_value_found_in_letter_is_kept_unverified(example_text: str) 
 
 def test_unanchored_value_absent_from_letter_is_dropped(example_text: str) -> None:
     """A case number the letter never writes is dropped; the finding keeps what the model said."""
-    _, s = run(
-        example_text, perfect(example_text).model_copy(update={"case_number": "CM99-0000001"})
-    )
+    _, s = run(example_text, change(perfect(example_text), "case", case_number="CM99-0000001"))
     assert s.case.case_number is None
     (f,) = found(s, "case.case_number")
     assert f.kind is FindingKind.MODEL_ONLY
@@ -306,7 +302,7 @@ def test_groups_are_merged_in_order_and_short_answers_padded() -> None:
     assert letter is not None
     assert len(items) == 10
     assert items[5:8] == [None, None, None]
-    assert items[8]["service"] == "Flexeril 10mg #60"
+    assert items[8] is not None and items[8].service == "Flexeril 10mg #60"
     _, s = run(text, first, short, last, size=4)
     assert s.items[8].service == "Flexeril 10mg #60"
     assert found(s, "items[6].decision", FindingKind.ANCHOR_ONLY)
@@ -328,16 +324,11 @@ def test_model_only_summary_reports_what_the_model_said(example_text: str) -> No
     wrong = change_item(
         perfect(example_text), 0, decision=Decision.OVERTURNED, medically_necessary=True
     )
-    raw = model_only_summary(
-        [output([0, 1], wrong)], [[0, 1]], loaded, anchors, Meta(backend="llm")
-    )
+    raw = model_only_summary([output([0, 1], wrong)], loaded, anchors, Meta(backend="llm"))
     assert raw is not None
     assert [i.decision for i in raw.items] == [Decision.OVERTURNED, Decision.UPHELD]
     assert raw.outcome is Outcome.MIXED
-    assert (
-        model_only_summary([output([0, 1], None)], [[0, 1]], loaded, anchors, Meta(backend="llm"))
-        is None
-    )
+    assert model_only_summary([output([0, 1], None)], loaded, anchors, Meta(backend="llm")) is None
 
 
 # --- formerly known gaps, fixed: kept as regression tests ----------------------------------
@@ -354,7 +345,7 @@ def test_strength_is_never_kept_as_a_quantity() -> None:
 def test_unanchored_iso_date_is_found_in_letter_form(example_text: str) -> None:
     """An ISO date from the model is looked up as the letter writes it (11/18/2016)."""
     text = example_text + "\nThe worker was seen again on 11/18/2016.\n"
-    _, s = run(text, perfect(text).model_copy(update={"decision_date": "2016-11-18"}))
+    _, s = run(text, change(perfect(text), "case", decision_date="2016-11-18"))
     assert s.case.decision_date == "2016-11-18"
     (f,) = found(s, "case.decision_date", FindingKind.MODEL_ONLY)
     assert f.span is not None and text[f.span[0] : f.span[1]] == "11/18/2016"
@@ -368,7 +359,7 @@ def test_unanchored_list_found_in_letter_is_kept(example_text: str) -> None:
     )
     assert "reviewer.licensure_states" not in read(text)[1].fields
     states = ["New Jersey", "Michigan", "California"]
-    _, s = run(text, perfect(text).model_copy(update={"licensure_states": states}))
+    _, s = run(text, change(perfect(text), "reviewer", licensure_states=states))
     assert s.reviewer.licensure_states == states
 
 
