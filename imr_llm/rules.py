@@ -430,6 +430,7 @@ def summarize_rules(letter: Letter, anchors: Anchors, meta: Meta) -> LetterSumma
         outcome=outcome,
         summary=summary,
         provenance={**provenance_of(anchors), **clinical_provenance(found)},
+        alignment={path: "exact" for path in clinical_provenance(found)},
         findings=findings,
         meta=meta,
     )

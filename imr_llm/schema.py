@@ -127,6 +127,9 @@ class LetterSummary(_Model):
     outcome: Outcome
     summary: str
     provenance: dict[str, tuple[int, int]] = Field(default_factory=dict)
+    #: How a narrative value's span was found: "exact" (the span's text is the value, case and
+    #: whitespace aside) or "fuzzy" (its words, in order, within a short stretch).
+    alignment: dict[str, str] = Field(default_factory=dict)
     findings: list[Finding] = Field(default_factory=list)
     meta: Meta
 

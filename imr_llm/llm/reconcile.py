@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from imr_llm.letter.align import align
 from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.dates import parse_date
 from imr_llm.letter.load import Letter
@@ -194,12 +195,9 @@ def reconcile(outputs: list[GroupOutput], base: LetterSummary, text: str) -> Let
         }))
     outcome = outcome_of([i.decision for i in items])
     clinical = base.clinical
+    alignment: dict[str, str] = {}
     if m is not None:
-        clinical = Clinical(**{f: getattr(m.clinical, f) or getattr(base.clinical, f)
-                               for f in Clinical.model_fields})
-        if any(getattr(m.clinical, f) for f in Clinical.model_fields):
-            r.add(FindingKind.MODEL_ONLY, "clinical", {}, None,
-                  "clinical details are model-written (unverified)")
+        clinical, alignment = _grounded_clinical(r, base, m.clinical)
     summary = summary_text({"age": patient.age, "sex": patient.sex,
                             "case_number": case.case_number,
                             "date_of_injury": case.date_of_injury}, items, outcome,
@@ -220,8 +218,47 @@ def reconcile(outputs: list[GroupOutput], base: LetterSummary, text: str) -> Let
         "case": case, "patient": patient, "reviewer": reviewer, "items": items,
         "outcome": outcome, "clinical": clinical, "summary": summary,
         "provenance": {k: v for k, v in r.prov.items() if _keep(k, case, patient, items)},
+        "alignment": alignment,
         "findings": list(base.findings) + r.findings,
     })
+
+
+_NARRATIVE_LISTS = ("diagnoses", "body_parts", "prior_treatments")
+
+
+def _grounded_clinical(
+    r: _Reconciler, base: LetterSummary, model: Any
+) -> tuple[Clinical, dict[str, str]]:
+    """The model's narrative lists, each value aligned to a span of the letter or dropped.
+
+    A list the model left empty falls back to the rules' list (with its spans); a value the
+    letter does not say is dropped with a finding, so nothing ungrounded reaches the output.
+    """
+    values: dict[str, Any] = {}
+    alignment: dict[str, str] = {}
+    for name in _NARRATIVE_LISTS:
+        said = [str(v).strip() for v in (getattr(model, name, None) or []) if str(v).strip()]
+        if not said:
+            values[name] = list(getattr(base.clinical, name))
+            continue
+        for k in [k for k in r.prov if k.startswith(f"clinical.{name}[")]:
+            del r.prov[k]  # the rules' spans belong to the rules' values
+        kept: list[str] = []
+        for value in said:
+            found = align(value, r.text)
+            if found is None:
+                r.add(FindingKind.MODEL_ONLY, f"clinical.{name}", {"model": value}, None,
+                      f"model named {value!r}, which the letter does not say: dropped")
+                continue
+            if value.lower() in (v.lower() for v in kept):
+                continue
+            path = f"clinical.{name}[{len(kept)}]"
+            r.prov[path] = found.span
+            alignment[path] = found.status
+            kept.append(value)
+        values[name] = kept
+    summary = (getattr(model, "summary", None) or "").strip() or base.clinical.summary
+    return Clinical(**values, summary=summary), alignment
 
 
 def _contradicts_outcome(text: str, items: list[Item], outcome: Outcome) -> bool:

@@ -368,3 +368,16 @@ def test_no_clinical_finding_when_the_model_wrote_no_clinical_details(example_te
     base, s = run(example_text, perfect(example_text))
     assert s.clinical == base.clinical
     assert not found(s, "clinical")
+
+
+def test_model_narrative_values_are_grounded_or_dropped(example_text: str) -> None:
+    """A model diagnosis the letter states is kept with its span; one it does not is dropped."""
+    good = perfect(example_text)
+    clinical = good.clinical.model_copy(update={"diagnoses": ["low back pain", "malingering"]})
+    _, s = run(example_text, good.model_copy(update={"clinical": clinical}))
+    assert s.clinical.diagnoses == ["low back pain"]
+    start, end = s.provenance["clinical.diagnoses[0]"]
+    assert " ".join(example_text[start:end].split()).lower() == "low back pain"
+    assert s.alignment["clinical.diagnoses[0]"] == "exact"
+    dropped = found(s, "clinical.diagnoses", FindingKind.MODEL_ONLY)
+    assert any("malingering" in f.message for f in dropped)
