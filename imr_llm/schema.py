@@ -255,6 +255,50 @@ class ModelExtraction(BaseModel):
     )
 
 
+_WHY_HELP = (
+    "One plain sentence (at most 40 words) saying what THIS patient's records showed or lacked "
+    "that decided the item, e.g. 'No functional improvement was documented after 12 prior "
+    "sessions.' Never quote or restate the guideline; never only 'not medically necessary'."
+)
+
+
+class NarrativeItem(BaseModel):
+    """One disputed item in the narrative answer: its decision, count and the reason."""
+
+    decision: Decision = Field(description=_DECISION_HELP)
+    quantity: float | None = Field(default=None, description=_QUANTITY_HELP)
+    why: str = Field(max_length=400, description=_WHY_HELP)
+
+
+class ModelNarrative(BaseModel):
+    """What the narrative prompt asks for: the half of a summary no regex reads cleanly.
+
+    Strings are bounded and the item count is pinned; the anchors supply everything else.
+    """
+
+    diagnoses: list[str] = Field(
+        default_factory=list, max_length=12,
+        description="Conditions the clinical summary says the worker has or is treated for, "
+        "each a short phrase copied in the letter's words; [] when it names none.",
+    )
+    body_parts: list[str] = Field(
+        default_factory=list, max_length=12,
+        description="Body regions injured or treated, each once, with left/right/bilateral "
+        "when the letter gives it, in the letter's words.",
+    )
+    prior_treatments: list[str] = Field(
+        default_factory=list, max_length=12,
+        description="Treatments already tried, each a short phrase in the letter's words.",
+    )
+    clinical_summary: str = Field(
+        default="", max_length=400,
+        description="One sentence: who the worker is, the injury and the treatment so far.",
+    )
+    items: list[NarrativeItem] = Field(
+        description="One entry per listed item, in the order given. Never merge or skip items."
+    )
+
+
 class GroupOutput(BaseModel):
     """One group of a letter's items as the model answered it.
 

@@ -13,11 +13,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from imr_llm.errors import ConfigError
 from imr_llm.letter.load import MAX_INPUT_BYTES, MAX_TEXT_CHARS
 
 __all__ = ["MAX_INPUT_BYTES", "MAX_TEXT_CHARS", "Settings"]
+
+LOCAL_TIMEOUT_S = 600.0
+REMOTE_TIMEOUT_S = 120.0
+
+
+def is_loopback(base_url: str | None) -> bool:
+    """True for an endpoint on this machine (127.0.0.0/8, localhost, ::1)."""
+    if not base_url:
+        return False
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
 
 Backend = Literal["auto", "rules", "llm"]
 BACKENDS: tuple[str, ...] = ("auto", "rules", "llm")
@@ -44,7 +57,7 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     cache_dir: Path = field(default_factory=_default_cache_dir)
     use_cache: bool = True
-    timeout_s: float = 120.0
+    timeout_s: float | None = None  # None: LOCAL_TIMEOUT_S on loopback, else REMOTE_TIMEOUT_S
     transport_attempts: int = 4
     reask_attempts: int = 2
     max_items_per_call: int = 6
@@ -53,6 +66,7 @@ class Settings:
     max_cost_usd: float | None = None
     requests_per_minute: float | None = None
     log_letter_text: bool = False
+    prompt: str = "narrative_v1"  # narrative_v1 (one call per letter) or extract_v2 (all fields)
     strict: bool = False  # model backend: ExtractionError instead of anchored fallback
     prices_path: Path | None = None  # a JSON price table extending the built-in one
     mode: str | None = None  # an instructor mode name (JSON, TOOLS, ...); None: by endpoint
@@ -109,7 +123,7 @@ class Settings:
                 f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)} "
                 "(--backend or IMR_BACKEND)"
             )
-        if self.timeout_s <= 0:
+        if self.timeout_s is not None and self.timeout_s <= 0:
             raise ConfigError("timeout must be positive: fix --timeout or IMR_TIMEOUT")
         if self.requests_per_minute is not None and self.requests_per_minute <= 0:
             raise ConfigError("requests per minute must be positive: fix --rpm or IMR_RPM")
@@ -117,6 +131,17 @@ class Settings:
             raise ConfigError("max tokens must be at least 16: fix --max-tokens or IMR_MAX_TOKENS")
         if self.reask_attempts < 0:
             raise ConfigError("reasks cannot be negative: fix --reasks or IMR_REASKS")
+
+    @property
+    def request_timeout_s(self) -> float:
+        """Seconds per model request: the flag/env value, else a default that fits the endpoint.
+
+        A 1.5B model on 2 CPU cores takes about a minute for one letter and several for the
+        longest, so a loopback endpoint gets LOCAL_TIMEOUT_S; a hosted API REMOTE_TIMEOUT_S.
+        """
+        if self.timeout_s is not None:
+            return self.timeout_s
+        return LOCAL_TIMEOUT_S if is_loopback(self.base_url) else REMOTE_TIMEOUT_S
 
     @property
     def model_configured(self) -> bool:

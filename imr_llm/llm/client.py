@@ -43,7 +43,7 @@ from imr_llm.llm.transport import (
 )
 from imr_llm.llm.transport import http as httpx
 from imr_llm.schema import Usage
-from imr_llm.settings import Settings
+from imr_llm.settings import Settings, is_loopback
 
 # Names callers and tests have always imported from here; they live in protocol/transport/pricing.
 __all__ = [
@@ -149,16 +149,29 @@ class OpenAICompatibleClient:
         self.transport = RetryingTransport(
             transport, attempts=settings.transport_attempts, max_wait_s=8.0, sleep=sleep,
             limiter=shared_limiter(settings.base_url, settings.requests_per_minute),
+            # A local server that timed out is still working on the request: sending it again
+            # only queues a second copy behind the first.
+            retry_read_timeouts=not is_loopback(settings.base_url),
         )
-        http = httpx.Client(transport=self.transport, timeout=settings.timeout_s)
+        http = httpx.Client(transport=self.transport, timeout=settings.request_timeout_s)
         self.sdk = openai.OpenAI(
             api_key=settings.api_key or "sk-local-no-key",
             base_url=settings.base_url,
             max_retries=0,
             http_client=http,
-            timeout=settings.timeout_s,
+            timeout=settings.request_timeout_s,
         )
         self.client = instructor.from_openai(self.sdk, mode=self.mode)
+
+    def served_model(self) -> str | None:
+        """The model id the endpoint says it serves (GET /v1/models), or None; asked once."""
+        if not hasattr(self, "_served"):
+            try:
+                ids = [m.id for m in self.sdk.models.list()]
+            except (openai.APIError, httpx.HTTPError):
+                ids = []
+            self._served: str | None = ids[0] if len(ids) == 1 else None
+        return self._served
 
     def structured(
         self,
@@ -215,10 +228,10 @@ class OpenAICompatibleClient:
         except InstructorRetryException as exc:
             transport = _transport_cause(exc)
             if transport is not None:
-                raise _call_error(transport) from None
+                raise _call_error(transport, self.settings) from None
             errors.append(shorten(str(getattr(exc, "__cause__", None) or exc)))
         except (openai.APIError, httpx.HTTPError) as exc:
-            raise _call_error(exc) from None
+            raise _call_error(exc, self.settings) from None
         usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
         usage.cost_usd = cost_usd(self.settings.model, usage.prompt_tokens,
                                   usage.completion_tokens, prices=self.settings.prices_path)
@@ -287,7 +300,7 @@ _CONTEXT_WORDS = ("context length", "context window", "maximum context", "too ma
                   "exceeds the context", "context_length_exceeded")
 
 
-def _call_error(exc: BaseException) -> ModelCallError:
+def _call_error(exc: BaseException, settings: Settings | None = None) -> ModelCallError:
     """The typed error for a failed call: ContextLengthError when the prompt did not fit."""
     if isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 413):
         text = f"{exc.message} {getattr(exc, 'code', '') or ''}".lower()
@@ -295,7 +308,7 @@ def _call_error(exc: BaseException) -> ModelCallError:
             return ContextLengthError(
                 f"the prompt does not fit the model's context window (HTTP {exc.status_code}): "
                 "raise the server's context size or lower --max-tokens", original=exc)
-    return ModelCallError(_describe(exc), original=exc)
+    return ModelCallError(_describe(exc, settings), original=exc)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -313,7 +326,7 @@ def _transport_cause(exc: BaseException) -> BaseException | None:
                  and not isinstance(c, openai.APIResponseValidationError)), None)
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, settings: Settings | None = None) -> str:
     if any(isinstance(c, MalformedResponseError) for c in _causes(exc)):
         return ("model endpoint kept returning malformed responses (not a JSON chat "
                 "completion) after retries: check --base-url points at an OpenAI-compatible "
@@ -323,6 +336,10 @@ def _describe(exc: BaseException) -> str:
         return (f"model endpoint answered HTTP {exc.status_code}{retried}: "
                 f"{shorten(str(exc.message))}")
     if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
+        if settings is not None and is_loopback(settings.base_url):
+            return (f"the local model did not answer within {settings.request_timeout_s:g} s "
+                    "(the request was not sent again: the server is still working on it): "
+                    "raise --timeout / IMR_TIMEOUT, or serve a smaller model")
         return "model endpoint timed out after retries: raise --timeout or check the server"
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
         return "cannot reach the model endpoint after retries: check --base-url and the server"

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from imr_llm.errors import ConfigError
 
@@ -144,8 +144,10 @@ class RetryingTransport(httpx.BaseTransport):
         max_wait_s: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
         limiter: RateLimiter | None = None,
+        retry_read_timeouts: bool = True,
     ) -> None:
         self.inner = inner or httpx.HTTPTransport()
+        self.retry_read_timeouts = retry_read_timeouts
         self.limiter = limiter
         self.attempts = attempts
         self.max_wait_s = max_wait_s
@@ -159,6 +161,11 @@ class RetryingTransport(httpx.BaseTransport):
             if after is not None:
                 return after
         return backoff_seconds(state.attempt_number, max_wait=self.max_wait_s)
+
+    def _retryable(self, exc: BaseException) -> bool:
+        if isinstance(exc, httpx.ReadTimeout) and not self.retry_read_timeouts:
+            return False  # the server is still working on it: never queue the same request again
+        return isinstance(exc, httpx.TransportError | _RetryableStatus)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()  # a re-sendable body
@@ -197,7 +204,7 @@ class RetryingTransport(httpx.BaseTransport):
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
-            retry=retry_if_exception_type((httpx.TransportError, _RetryableStatus)),
+            retry=retry_if_exception(self._retryable),
             retry_error_callback=give_up,
             before_sleep=count,
             sleep=self.sleep,

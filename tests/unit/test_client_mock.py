@@ -334,7 +334,8 @@ def test_summarize_llm_runs_end_to_end_through_the_real_client(
     server = Server(ok(correct_extraction(anchors).model_dump_json(), usage=(2000, 300)))
     h = Harness(server)
     settings = Settings(
-        backend="llm", model="local-model", base_url=LOCAL, cache_dir=tmp_path / "cache"
+        backend="llm", model="local-model", base_url=LOCAL, cache_dir=tmp_path / "cache",
+        prompt="extract_v2",
     )
     s = summarize_llm(example_text, settings=settings, client=h.client)
     assert s.meta.backend == "llm"
@@ -418,11 +419,23 @@ def test_connection_errors_are_retried_then_raise_model_call_error() -> None:
     assert isinstance(info.value.original, openai.APIConnectionError)
 
 
+REMOTE = "https://models.example.test/v1"
+
+
 def test_timeout_then_answer_succeeds() -> None:
-    """A read timeout is retried like a connection error."""
-    h = Harness(Server(http.ReadTimeout("read timed out"), ok('{"name": "t", "count": 0}')))
+    """A hosted endpoint's read timeout is retried like a connection error."""
+    h = Harness(Server(http.ReadTimeout("read timed out"), ok('{"name": "t", "count": 0}')),
+                base_url=REMOTE, api_key="sk-test")
     assert dumped(h.call()) == {"name": "t", "count": 0}
     assert len(h.server.requests) == 2
+
+
+def test_local_server_timeout_is_not_sent_again() -> None:
+    """On loopback a read timeout is final (the server is still busy) and says how to fix it."""
+    h = Harness(Server(http.ReadTimeout("read timed out"), ok('{"name": "t", "count": 0}')))
+    with pytest.raises(ModelCallError, match=r"did not answer within 600 s.*--timeout"):
+        h.call()
+    assert len(h.server.requests) == 1
 
 
 # --- configuration ----------------------------------------------------------------------------

@@ -182,6 +182,7 @@ def test_max_cost_stops_an_llm_eval_cleanly(subset, tmp_path, monkeypatch, capsy
 
 def test_replay_rescores_from_cached_model_outputs_without_calls(subset, tmp_path, monkeypatch):
     """An llm eval, then --replay: same scores from the cache, and the model is never called."""
+    monkeypatch.setenv("IMR_PROMPT", "extract_v2")  # the all-fields prompt's groups
     import imr_llm.llm.client
     from imr_llm.letter import read_letter as read
     from imr_llm.llm.extract import expected_items

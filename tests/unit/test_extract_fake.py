@@ -46,6 +46,7 @@ def llm_settings(tmp_path: Path | None = None, **changes: Any) -> Settings:
         use_cache=tmp_path is not None,
         cache_dir=(tmp_path or Path("/nonexistent")) / "cache",
         reask_attempts=0,
+        prompt="extract_v2",  # these tests drive the all-fields prompt; test_narrative_* the other
     )
     return base.with_(**changes)
 
