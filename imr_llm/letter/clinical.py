@@ -121,7 +121,7 @@ _REGIONS = (
 _BODY = re.compile(
     r"\b(?P<lat>" + _SIDE + r"(?:[\s-]+sided)?\s+)?(?P<region>(?:" + _REGIONS + r")"
     r"(?:/(?:" + _REGIONS + r"))*)\b"
-    r"(?P<after>,?\s+" + _SIDE + r"(?:ly)?\b)?",
+    r"(?P<after>,?\s+" + _SIDE + r"(?:ly)?\b(?![\s-]+(?:sided\b|(?:" + _REGIONS + r")\b)))?",
     re.IGNORECASE,
 )
 # Where pain spreads to is a symptom, not a treated region: from the cue to the clause's end.
@@ -281,7 +281,7 @@ def _listed(body: _Body, cue: re.Pattern[str], accept: re.Pattern[str] | None) -
 # After a region, a word that makes it a modifier ("rib fracture", "knee pain"): English puts
 # the region in the singular there, so the letter's plain noun form is preferred.
 _ATTRIBUTIVE = re.compile(
-    r"\s*(?:[-\s]sided\s+)?(?:" + _CONDITION.pattern[5:-3] + r"|complaints?|symptoms?|surgery)\b",
+    r"\s*(?:[-\s]sided\s+)?(?:" + _CONDITION.pattern[5:-3] + r"|complaints?|symptoms?|surgery)s?\b",
     re.IGNORECASE,
 )
 
