@@ -146,6 +146,8 @@ _GENERIC_REGIONS = {"back", "spine", "arm", "arms", "leg", "legs"}
 # a diagnosis names them.
 _SYMPTOM_REGIONS = re.compile(r"^(?:legs?|lower\s+legs?|lower\s+extremit(?:y|ies))$", re.IGNORECASE)
 _SIDES = frozenset({"left", "right", "bilateral"})
+# What the patient complains of is a treated region, whatever else the sentence examines.
+_COMPLAINT = re.compile(r"\bcomplain\w*|\bcomplaints?\b|\bpresented\s+with\b", re.IGNORECASE)
 _EXAM = re.compile(
     r"\b(?:tender\w*|range\s+of\s+motion|exam\w*|palpat\w*|strength|sensation|reflex\w*|"
     r"spasms?|swelling|x-rays?|mri|ct|scan|imaging|radiograph\w*|revealed|showed|noted|"
@@ -293,6 +295,7 @@ class _Mention:
     phrase: Phrase
     strong: bool
     attributive: bool
+    in_diagnosis: bool
 
 
 def _radiation_zones(text: str, start: int, end: int) -> list[Span]:
@@ -334,8 +337,10 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
             tokens=toks,
             region=frozenset(t for t in toks if t not in _SIDES),
             phrase=phrase,
-            strong=in_diagnosis or not _EXAM.search(sentence),
+            strong=(in_diagnosis or not _EXAM.search(sentence)
+                    or bool(_COMPLAINT.search(text, sentence_start, start))),
             attributive=bool(_ATTRIBUTIVE.match(text, m.end("region"), body.end)),
+            in_diagnosis=in_diagnosis,
         ))
     return out
 
@@ -355,6 +360,10 @@ def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
         if x.tokens in kept or any(x.tokens < other for other in every):
             continue  # the same region again, or a less specific mention of another
         same = [y for y in eligible if y.tokens == x.tokens]
+        if "bilateral" in x.tokens and not any(y.in_diagnosis for y in same) and all(
+            (x.tokens - {"bilateral"}) | {side} in every for side in ("left", "right")
+        ):
+            continue  # outside a diagnosis, the letter names each side on its own
         plain = next((y for y in same if not y.attributive), x)
         kept.append(x.tokens)
         out.append(plain.phrase)
