@@ -346,7 +346,11 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
 
 
 def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
-    """Regions the summary names for this patient: in a diagnosis, or named more than once."""
+    """Regions the summary names for this patient, each once, with laterality when given.
+
+    A region counts when a diagnosis or a complaint names it, when its sentence is no exam
+    finding, or when it is named more than once; where pain radiates never counts.
+    """
     found = _mentions(body, diagnoses)
     # named once, in an exam finding: not a treated region
     eligible = [
