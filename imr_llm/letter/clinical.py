@@ -108,30 +108,50 @@ _BOILERPLATE = re.compile(
 
 # --- body parts ---------------------------------------------------------------------------------
 
+_SIDE = r"(?:left|right|bilateral)"
 _REGIONS = (
     r"(?:cervical|thoracic|lumbar|lumbosacral|thoracolumbar|sacral)\s+(?:spine|region)|"
     r"sacroiliac\s+joints?|(?:low|lower|mid|middle|upper)[\s-]?back|midback|"
     r"upper\s+extremit(?:y|ies)|lower\s+extremit(?:y|ies)|upper\s+arms?|lower\s+legs?|"
-    r"(?:small|index|middle|ring|little)\s+fingers?|"
+    r"(?:small|index|middle|ring|little)\s+fingers?|(?:upper|lower)\s+abdomen|"
     r"neck|shoulders?|elbows?|forearms?|wrists?|hands?|fingers?|thumbs?|hips?|thighs?|knees?|"
     r"ankles?|foot|feet|toes?|heels?|buttocks?|groin|pelvis|pelvic\s+girdle|chest|ribs?|"
-    r"abdomen|head|face|jaw|eyes?|teeth|arms?|legs?|back|spine"
+    r"abdomen|parascapular|head|face|jaw|eyes?|teeth|arms?|legs?|back|spine"
 )
 _BODY = re.compile(
-    r"\b(?P<lat>(?:left|right|bilateral)(?:[\s-]+sided)?\s+)?(?P<region>" + _REGIONS + r")\b"
-    r"(?P<after>,?\s+(?:left|right|bilateral)(?:ly)?\b)?",
+    r"\b(?P<lat>" + _SIDE + r"(?:[\s-]+sided)?\s+)?(?P<region>(?:" + _REGIONS + r")"
+    r"(?:/(?:" + _REGIONS + r"))*)\b"
+    r"(?P<after>,?\s+" + _SIDE + r"(?:ly)?\b(?![\s-]+(?:sided\b|(?:" + _REGIONS + r")\b)))?",
     re.IGNORECASE,
 )
+# Where pain spreads to is a symptom, not a treated region: from the cue to the clause's end.
 _RADIATING = re.compile(
-    r"(?:(?:radiat\w*|travel\w*|extend\w*|going|shooting|spreading)\s+(?:down\s+)?(?:in)?to|"
-    r"\binto|\bdown)\s+(?:the\s+|his\s+|her\s+|both\s+)?$",
+    r"\b(?:(?:radiat\w*|travel\w*|extend\w*|goes|going|shooting|spreading)\s+(?:down\s+)?"
+    r"(?:(?:in)?to|down)|(?:numbness|tingling|paresthesias?)\s+(?:in|of|into|to|at|over))\b",
     re.IGNORECASE,
 )
+_CLAUSE_END = re.compile(
+    r"[.;:]|\b(?:with|associated|that|which|but|while|when|from|as\s+well\s+as)\b|"
+    r"\band\s+(?:also|increased|decreased|constant|intermittent|his|her|the\s+pain)\b",
+    re.IGNORECASE,
+)
+# "numbness into the feet", "pain down the leg": right before the region.
+_NEAR_RADIATING = re.compile(
+    r"(?:\binto|\bdown)\s+(?:the\s+|his\s+|her\s+|both\s+)?$", re.IGNORECASE
+)
+# "an 8 foot fall", "20 feet": a measure, not a body part.
+_MEASURE = re.compile(r"\d\s*-?\s*$")
 _GENERIC_REGIONS = {"back", "spine", "arm", "arms", "leg", "legs"}
+# Legs and lower extremities are where lumbar pain radiates or the exam tests: kept only when
+# a diagnosis names them.
+_SYMPTOM_REGIONS = re.compile(r"^(?:legs?|lower\s+legs?|lower\s+extremit(?:y|ies))$", re.IGNORECASE)
 _SIDES = frozenset({"left", "right", "bilateral"})
+# What the patient complains of is a treated region, whatever else the sentence examines.
+_COMPLAINT = re.compile(r"\bcomplain\w*|\bcomplaints?\b|\bpresented\s+with\b", re.IGNORECASE)
 _EXAM = re.compile(
     r"\b(?:tender\w*|range\s+of\s+motion|exam\w*|palpat\w*|strength|sensation|reflex\w*|"
-    r"spasms?|swelling|x-rays?|mri|ct|scan|imaging|radiograph\w*|revealed|showed|noted)\b",
+    r"spasms?|swelling|x-rays?|mri|ct|scan|imaging|radiograph\w*|revealed|showed|noted|"
+    r"flexion)\b",
     re.IGNORECASE,
 )
 
@@ -260,38 +280,97 @@ def _listed(body: _Body, cue: re.Pattern[str], accept: re.Pattern[str] | None) -
     return out
 
 
-def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
-    """Regions the summary names for this patient: in a diagnosis, or named more than once."""
+# After a region, a word that makes it a modifier ("rib fracture", "knee pain"): English puts
+# the region in the singular there, so the letter's plain noun form is preferred.
+_ATTRIBUTIVE = re.compile(
+    r"\s*(?:[-\s]sided\s+)?(?:" + _CONDITION.pattern[5:-3] + r"|complaints?|symptoms?|surgery)s?\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Mention:
+    tokens: frozenset[str]
+    region: frozenset[str]
+    phrase: Phrase
+    strong: bool
+    attributive: bool
+    in_diagnosis: bool
+
+
+def _radiation_zones(text: str, start: int, end: int) -> list[Span]:
+    """Stretches that say where pain spreads to: from the cue to the end of its clause."""
+    zones: list[Span] = []
+    for m in _RADIATING.finditer(text, start, end):
+        stop = _CLAUSE_END.search(text, m.end(), end)
+        zones.append((m.end(), stop.start() if stop else end))
+    return zones
+
+
+def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
     text = body.text
-    found: list[tuple[frozenset[str], Phrase, bool]] = []
+    zones = _radiation_zones(text, body.start, body.end)
+    out: list[_Mention] = []
     for m in _BODY.finditer(text, body.start, body.end):
-        before = text[max(body.start, m.start() - 40) : m.start()]
-        if _RADIATING.search(before):
+        start = m.start()
+        before = text[max(body.start, start - 40) : start]
+        if _NEAR_RADIATING.search(before) or any(zs <= start < ze for zs, ze in zones):
             continue  # where pain spreads to is not a treated region
         region = m.group("region")
+        if region.lower() in ("foot", "feet") and _MEASURE.search(before):
+            continue
         if region.lower() in _GENERIC_REGIONS and not m.group("lat"):
             continue
-        start, end = m.start(), m.end("region")
+        in_diagnosis = any(ds <= start < de for ds, de in diagnoses)
+        if _SYMPTOM_REGIONS.match(region) and not in_diagnosis:
+            continue
+        end = m.end("region")
         if m.group("after") and not m.group("lat"):
             end = m.end("after")
         phrase = body.phrase(start, end)
-        in_diagnosis = any(ds <= start < de for ds, de in diagnoses)
-        sentence_start = max(text.rfind(". ", body.start, start), body.start)
-        stop = text.find(". ", end, body.end)
-        sentence = text[sentence_start : stop if stop >= 0 else body.end]
-        strong = in_diagnosis or not _EXAM.search(sentence)
-        found.append((_tokens(phrase.value), phrase, strong))
-    every = [toks for toks, _, _ in found]
-    regions = [frozenset(t for t in toks if t not in _SIDES) for toks in every]
+        sentence_start = max(text.rfind(". ", body.start, start),
+                             text.rfind(".\n", body.start, start), body.start)
+        stop = _SENTENCE_END.search(text, end, body.end)
+        sentence = text[sentence_start : stop.start() if stop else body.end]
+        toks = _tokens(phrase.value)
+        out.append(_Mention(
+            tokens=toks,
+            region=frozenset(t for t in toks if t not in _SIDES),
+            phrase=phrase,
+            strong=(in_diagnosis or not _EXAM.search(sentence)
+                    or bool(_COMPLAINT.search(text, sentence_start, start))),
+            attributive=bool(_ATTRIBUTIVE.match(text, m.end("region"), body.end)),
+            in_diagnosis=in_diagnosis,
+        ))
+    return out
+
+
+def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
+    """Regions the summary names for this patient, each once, with laterality when given.
+
+    A region counts when a diagnosis or a complaint names it, when its sentence is no exam
+    finding, or when it is named more than once; where pain radiates never counts.
+    """
+    found = _mentions(body, diagnoses)
+    # named once, in an exam finding: not a treated region
+    eligible = [
+        x for x in found
+        if x.strong or sum(1 for y in found if y.region == x.region) >= 2
+    ]
+    every = [x.tokens for x in eligible]
     out: list[Phrase] = []
     kept: list[frozenset[str]] = []
-    for (toks, phrase, in_diagnosis), region in zip(found, regions, strict=True):
-        if toks in kept or any(toks < other for other in every):
+    for x in eligible:
+        if x.tokens in kept or any(x.tokens < other for other in every):
             continue  # the same region again, or a less specific mention of another
-        if not in_diagnosis and sum(1 for r in regions if r == region) < 2:
-            continue  # named once, in an exam finding: not a treated region
-        kept.append(toks)
-        out.append(phrase)
+        same = [y for y in eligible if y.tokens == x.tokens]
+        if "bilateral" in x.tokens and not any(y.in_diagnosis for y in same) and all(
+            (x.tokens - {"bilateral"}) | {side} in every for side in ("left", "right")
+        ):
+            continue  # outside a diagnosis, the letter names each side on its own
+        plain = next((y for y in same if not y.attributive), x)
+        kept.append(x.tokens)
+        out.append(plain.phrase)
         if len(out) >= MAX_PHRASES:
             break
     return out
