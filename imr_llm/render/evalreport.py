@@ -10,22 +10,18 @@ letter without text still gets its diff table. No I/O: the caller loads the text
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from imr_llm.evaluation.metrics import headline
 from imr_llm.evaluation.scoring import DATE_FIELDS, GOOD
+from imr_llm.render.format import clip, escape, format_us_date, pct, percent, plural, slug
 from imr_llm.render.review import BASE_CSS, Highlight, field_anchor, highlight_letter
 
 __all__ = ["eval_report_html", "eval_report_markdown", "needs_diff"]
 
 Json = dict[str, Any]
-
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f}%"
 
 
 def _headline(run: Mapping[str, Any]) -> Json:
@@ -48,20 +44,20 @@ def eval_report_markdown(run: dict[str, Any]) -> str:
     for k, v in h.items():
         if k == "letters":
             continue
-        row = f"| {k} | {_pct(v)} |"
+        row = f"| {k} | {pct(v)} |"
         if raw:
-            row += f" {_pct(raw.get(k))} |"
+            row += f" {pct(raw.get(k))} |"
         out.append(row)
     out += ["", "## Fields", "", "| field | correct | wrong | hallucinated | missed | "
             "correct null | precision | recall | halluc. rate |",
             "|---|---|---|---|---|---|---|---|---|"]
     for name, r in t["fields"].items():
         out.append(f"| {name} | {r['correct']} | {r['wrong']} | {r['hallucinated']} | "
-                   f"{r['missed']} | {r['correct_null']} | {_pct(r['precision'])} | "
-                   f"{_pct(r['recall'])} | {_pct(r['hallucination_rate'])} |")
+                   f"{r['missed']} | {r['correct_null']} | {pct(r['precision'])} | "
+                   f"{pct(r['recall'])} | {pct(r['hallucination_rate'])} |")
     it = t["items"]
     out += ["", f"Items: gold {it['gold']}, predicted {it['pred']}, matched {it['matched']}; "
-            f"precision {_pct(it['precision'])}, recall {_pct(it['recall'])}, F1 {_pct(it['f1'])}.",
+            f"precision {pct(it['precision'])}, recall {pct(it['recall'])}, F1 {pct(it['f1'])}.",
             "", "## Decision confusion (rows gold, columns predicted)", "",
             "| gold \\ pred | upheld | overturned | missing |", "|---|---|---|---|"]
     for g, row in t["confusion"].items():
@@ -174,33 +170,22 @@ _METRICS: tuple[tuple[str, str, str, _Counter | None], ...] = (
 )
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _percent(v: float | None) -> str:
-    """A rate for people: 100% only when exact, never rounded up to it."""
-    if v is None:
-        return "n/a"
-    if v >= 1:
-        return "100%"
-    if v <= 0:
-        return "0%"
-    return f"{min(99.9, max(0.1, round(100 * v, 1))):.1f}%"
-
-
 def _tier(v: float | None) -> str:
     if v is None:
         return "na"
     return "good" if v >= 0.99 else "fair" if v >= 0.9 else "poor"
 
 
-def _plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else many or word + 's'}"
-
-
 def _field_name(field: str) -> str:
     return _FIELD_NAMES.get(field, field.replace("_", " ").replace(".", " › ").capitalize())
+
+
+def _e(value: object) -> str:  # until the page is a template
+    return str(escape(value))
+
+
+def _letter_id(stem: str) -> str:
+    return slug(stem) or "x"
 
 
 def _generic(path: str) -> str:
@@ -218,22 +203,11 @@ def _show_value(path: str, value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return _e(int(value))
     generic = _generic(path)
-    if generic in DATE_FIELDS and isinstance(value, str):
-        m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", value)
-        if m:
-            return _e(f"{m[2]}/{m[3]}/{m[1]}")
+    if generic in DATE_FIELDS and isinstance(value, str) and format_us_date(value) != value:
+        return _e(format_us_date(value))
     if generic in ("items.decision", "outcome") and isinstance(value, str):
         return _e(value.capitalize())
-    return _e(_clip(str(value), 200))
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
+    return _e(clip(str(value), 200))
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -263,7 +237,7 @@ class _Report:
         if gate and gate.get("failed"):
             badge = ("bad", "Gate failed")
         elif self.bad:
-            badge = ("warn", f"{_plural(len(self.bad), 'letter')} to check")
+            badge = ("warn", f"{plural(len(self.bad), 'letter')} to check")
         else:
             badge = ("ok", "All letters right")
         who = str(cfg.get("backend", "?")) + " backend"
@@ -280,8 +254,8 @@ class _Report:
         n = int(t.get("letters", 0))
         ladr = t.get("letters_all_decisions_right") or {}
         sentences = ["<strong>" + _e(
-            f"On {_plural(n, 'labeled letter')}, every decision was right in "
-            f"{_percent(ladr.get('rate'))} of letters ({ladr.get('right', 0)} of "
+            f"On {plural(n, 'labeled letter')}, every decision was right in "
+            f"{percent(ladr.get('rate'))} of letters ({ladr.get('right', 0)} of "
             f"{ladr.get('total', 0)})."
         ) + "</strong>"]
         it = t.get("items") or {}
@@ -289,14 +263,14 @@ class _Report:
             extra = it["pred"] - it["matched"]
             s = (f"The system found {it['matched']} of the {it['gold']} disputed items the "
                  "letters list")
-            s += f" and read {_plural(extra, 'item')} that the labels do not have" if extra else ""
-            s += (f"; {_percent(h.get('decision_accuracy'))} of item decisions, "
-                  f"{_percent(h.get('quantity_accuracy'))} of quantities and "
-                  f"{_percent(h.get('service_accuracy'))} of requested services match the labels.")
+            s += f" and read {plural(extra, 'item')} that the labels do not have" if extra else ""
+            s += (f"; {percent(h.get('decision_accuracy'))} of item decisions, "
+                  f"{percent(h.get('quantity_accuracy'))} of quantities and "
+                  f"{percent(h.get('service_accuracy'))} of requested services match the labels.")
             sentences.append(_e(s))
         failed = int(t.get("failed_predictions") or 0)
         if failed:
-            sentences.append(_e(f"{_plural(failed, 'letter')} could not be processed at all."))
+            sentences.append(_e(f"{plural(failed, 'letter')} could not be processed at all."))
         overall = t.get("overall") or {}
         off = sum(int(overall.get(k, 0)) for k in ("wrong", "missed", "hallucinated"))
         if not self.bad:
@@ -306,18 +280,18 @@ class _Report:
             sentences.append(_e(
                 f"{off:,} of {overall.get('total', 0):,} labeled values "
                 f"{'is' if off == 1 else 'are'} wrong, missed or invented, in "
-                f"{_plural(len(self.bad), 'letter')}; each is shown under ")
+                f"{plural(len(self.bad), 'letter')}; each is shown under ")
                 + '<a href="#letters">Letters to check</a>.')
         prov = t.get("provenance") or {}
         if prov.get("total"):
             sentences.append(_e(
-                f"{_percent(prov.get('rate'))} of the {prov['total']:,} places the system quoted "
+                f"{percent(prov.get('rate'))} of the {prov['total']:,} places the system quoted "
                 "in the letters really contain the value it extracted."))
         if self.raw is not None:
             raw_rate, rate = self.raw.get("all_decisions_right"), h.get("all_decisions_right")
             sentences.append(_e(f"The raw model alone got every decision right in "
-                                f"{_percent(raw_rate)} of letters; after the validation layer, "
-                                f"{_percent(rate)}."))
+                                f"{percent(raw_rate)} of letters; after the validation layer, "
+                                f"{percent(rate)}."))
         body = " ".join(sentences)
         return f'<section class="card verdict"><p class="plain">{body}</p></section>'
 
@@ -332,7 +306,7 @@ class _Report:
         base = g.get("baseline")
         against = f" against baseline {base}" if base else " against the baseline"
         compared = letters.get("compared")
-        lead = (f"Compared{against}" + (f" on {_plural(int(compared), 'letter')}" if compared
+        lead = (f"Compared{against}" + (f" on {plural(int(compared), 'letter')}" if compared
                                         is not None else "") + ": ")
         lead += ("this run is worse in a way that must be fixed before it replaces the baseline."
                  if failed else "no decision regressed and no critical value got significantly "
@@ -361,7 +335,7 @@ class _Report:
         rows = []
         for c in changes:
             stem = str(c.get("letter", ""))
-            name = (f'<a href="#letter-{_slug(stem)}">{_e(stem)}</a>'
+            name = (f'<a href="#letter-{_letter_id(stem)}">{_e(stem)}</a>'
                     if stem in dict(self.bad) else _e(stem))
             dec = c.get("all_decisions_right") or {}
             crit = c.get("critical_correct") or {}
@@ -420,13 +394,13 @@ class _Report:
         bar = (f'<div class="bar"><span style="width:{100 * v:.1f}%"></span></div>'
                if isinstance(v, (int, float)) else "")
         if self.raw is None:
-            value = f'<div class="value">{_e(_percent(v))}</div>'
+            value = f'<div class="value">{_e(percent(v))}</div>'
         else:
             rv = self.raw.get(key)
             value = (f'<div class="pair"><div><div class="which">Raw model</div>'
-                     f'<div class="value raw">{_e(_percent(rv))}</div></div>'
+                     f'<div class="value raw">{_e(percent(rv))}</div></div>'
                      f'<div><div class="which">Validated</div>'
-                     f'<div class="value">{_e(_percent(v))}</div></div></div>'
+                     f'<div class="value">{_e(percent(v))}</div></div></div>'
                      f"{_lift(rv, v)}")
         return (f'<div class="metric tier-{_tier(v)}" data-metric="{_e(key)}">'
                 f'{value}{bar}<div class="title">{_e(title)}</div>'
@@ -445,11 +419,11 @@ class _Report:
             cells += [f'<td class="n{" bad-n" if r[k] else " zero"}">{r[k]}</td>'
                       for k in ("wrong", "missed", "hallucinated")]
             cells.append(f'<td class="n">{r["correct_null"]}</td>')
-            cells += [f'<td class="n">{_e(_percent(r.get(k)))}</td>'
+            cells += [f'<td class="n">{_e(percent(r.get(k)))}</td>'
                       for k in ("accuracy", "precision", "recall", "hallucination_rate")]
             if raw_fields is not None:
                 rr = raw_fields.get(name) or {}
-                cells.append(f'<td class="n rawcol">{_e(_percent(rr.get("accuracy")))}</td>')
+                cells.append(f'<td class="n rawcol">{_e(percent(rr.get("accuracy")))}</td>')
             rows.append(f'<tr class="{"has-bad" if bad else ""}" data-field="{_e(name)}">'
                         f'<th scope="row" title="{_e(name)}">{_e(_field_name(name))}</th>'
                         f'{"".join(cells)}</tr>')
@@ -510,8 +484,8 @@ class _Report:
                 f"<dt>In the labels</dt><dd>{_e(it.get('gold'))}</dd>"
                 f"<dt>Read by the system</dt><dd>{_e(it.get('pred'))}</dd>"
                 f"<dt>Matched</dt><dd>{_e(it.get('matched'))}</dd>"
-                f"<dt>Precision · recall · F1</dt><dd>{_e(_percent(it.get('precision')))} · "
-                f"{_e(_percent(it.get('recall')))} · {_e(_percent(it.get('f1')))}</dd></dl>"
+                f"<dt>Precision · recall · F1</dt><dd>{_e(percent(it.get('precision')))} · "
+                f"{_e(percent(it.get('recall')))} · {_e(percent(it.get('f1')))}</dd></dl>"
             )
         u = self.run.get("usage") or {}
         cfg = self.run.get("config") or {}
@@ -531,7 +505,7 @@ class _Report:
                 f"<dt>Cost</dt><dd>${float(u.get('cost_usd', 0.0)):.4f} "
                 f"(${float(per.get('cost_usd', 0.0)):.4f} per letter)</dd>"
                 f"<dt>Answered from cache</dt><dd>"
-                f"{_plural(int(u.get('cache_hits') or 0), 'letter')}</dd>"
+                f"{plural(int(u.get('cache_hits') or 0), 'letter')}</dd>"
                 f"<dt>Run time</dt><dd>{_e(took)}</dd></dl>"
             )
         return (f'<section class="card usage">{items}<h2 class="second">Usage and cost</h2>'
@@ -544,7 +518,7 @@ class _Report:
         if not self.bad:
             return ('<section class="card letters all-right" id="letters"><h2>Letters to check'
                     f'</h2><p class="ok">Every letter was read perfectly: in all '
-                    f"{_plural(n, 'letter')}, every labeled value matches and no letter failed."
+                    f"{plural(n, 'letter')}, every labeled value matches and no letter failed."
                     "</p></section>")
         return ('<section class="card letters" id="letters">'
                 f"<h2>Letters to check ({len(self.bad)} of {n})</h2>"
@@ -557,7 +531,7 @@ class _Report:
         pred = rec.get("prediction") or {}
         details = _bad_details(score)
         error = rec.get("error")
-        slug = _slug(stem)
+        slug = _letter_id(stem)
         pills = []
         if error:
             pills.append('<span class="pill pill-bad">could not be read</span>')
@@ -566,7 +540,7 @@ class _Report:
         if details and not error:
             names = list(dict.fromkeys(_field_name(d.get("field", "")) for d in details))
             shown = ", ".join(names[:4]) + ("…" if len(names) > 4 else "")
-            pills.append(f'<span class="pill pill-warn">{_plural(len(details), "value")} off'
+            pills.append(f'<span class="pill pill-warn">{plural(len(details), "value")} off'
                          f'</span><span class="what">{_e(shown)}</span>')
         body: list[str] = []
         if error:
@@ -595,7 +569,7 @@ class _Report:
         if raw_score is not None:
             raw_bad = len(_bad_details(raw_score))
             body.append(f'<p class="sub">Raw model, before validation: '
-                        f"{_plural(raw_bad, 'value')} off in this letter.</p>")
+                        f"{plural(raw_bad, 'value')} off in this letter.</p>")
         if text is not None:
             legend = ('<p class="legend"><mark class="hl bad">value</mark> where the system read '
                       "a value that does not match the label; “show in letter” scrolls to it. "
@@ -657,7 +631,7 @@ class _Report:
         service = items[idx].get("service") if idx < len(items) and \
             isinstance(items[idx], Mapping) else None
         who = "extra item the system read" if m[1] else f"item {idx + 1}"
-        shown = f": {_clip(str(service), 70)}" if service else ""
+        shown = f": {clip(str(service), 70)}" if service else ""
         return f'<div class="ctx">{_e(who + shown)}</div>'
 
     # page ---------------------------------------------------------------------------------
@@ -666,7 +640,7 @@ class _Report:
         versions = self.run.get("versions") or {}
         bits = [f"{k} {v}" for k, v in versions.items() if v is not None]
         orphans = self.run.get("orphan_gold") or []
-        extra = (f"<p>{_plural(len(orphans), 'label')} without a letter: "
+        extra = (f"<p>{plural(len(orphans), 'label')} without a letter: "
                  f"{_e(', '.join(orphans))}.</p>" if orphans else "")
         return f'<footer class="foot"><p>{_e(" · ".join(bits))}</p>{extra}</footer>'
 
@@ -759,7 +733,7 @@ def _snippet(text: str, start: int, end: int, around: int = 60) -> str:
     tail = "…" if hi < len(text) else ""
     pad_l = " " if text[lo:start][-1:].isspace() else ""
     pad_r = " " if text[end:hi][:1].isspace() else ""
-    return (f"{_e(lead + before)}{pad_l}<mark class=\"hl bad\">{_e(_clip(text[start:end], 120))}"
+    return (f"{_e(lead + before)}{pad_l}<mark class=\"hl bad\">{_e(clip(text[start:end], 120))}"
             f"</mark>{pad_r}{_e(after + tail)}")
 
 
@@ -768,7 +742,7 @@ def _plain_value(value: Any) -> str:
         return "blank"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
-    return _clip(str(value), 80)
+    return clip(str(value), 80)
 
 
 def _item_label(path: str, label: str) -> str:

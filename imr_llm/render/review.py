@@ -14,7 +14,6 @@ its first piece carries the `prov` class and the id, later pieces carry `prov-co
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from itertools import pairwise
 from pathlib import PurePath
 from typing import Any
 
+from imr_llm.render.format import clip, escape, format_number, format_us_date, slug
 from imr_llm.schema import Decision, Finding, FindingKind, Item, LetterSummary, Outcome
 
 __all__ = ["field_anchor", "highlight_letter", "review_page"]
@@ -58,18 +58,18 @@ class Highlight:
     def open_tag(self, first: bool) -> str:
         cls = f"{self.first_class if first else self.first_class + '-cont'} {self.classes}"
         attrs = [("class", cls.strip()), *self.attrs, *(self.first_attrs if first else ())]
-        rendered = "".join(f' {k}="{html.escape(v)}"' for k, v in attrs)
+        rendered = "".join(f' {k}="{_e(v)}"' for k, v in attrs)
         return f"<{self.tag}{rendered}>"
 
 
 def field_anchor(field: str) -> str:
     """The element id of a provenance field's mark: `items[0].quantity` -> `v-items-0-quantity`."""
-    return "v-" + re.sub(r"[^A-Za-z0-9_]+", "-", field).strip("-")
+    return "v-" + slug(field)  # paths have no "-", so no run of them to keep
 
 
 def _escape_text(text: str) -> str:
     # A bare CR would be folded into LF by the HTML parser; a character reference survives.
-    return html.escape(text).replace("\r", "&#13;")
+    return str(_e(text)).replace("\r", "&#13;")
 
 
 def highlight_letter(text: str, highlights: Sequence[Highlight]) -> str:
@@ -144,20 +144,8 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, float):
-        return _fmt_number(value)
+        return format_number(value)
     return str(value)
-
-
-def _fmt_number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-def _fmt_date(iso: str | None) -> str | None:
-    """ISO `2016-11-09` as the letters write it, `11/09/2016`; anything else unchanged."""
-    if iso is None:
-        return None
-    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", iso)
-    return f"{m[2]}/{m[3]}/{m[1]}" if m else iso
 
 
 def _short_label(field: str) -> str:
@@ -170,11 +158,6 @@ def _short_label(field: str) -> str:
 
 def _leaf(field: str) -> str:
     return field.rsplit(".", 1)[-1]
-
-
-def _clip(text: str, limit: int = 90) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 # --- highlights from a summary ---------------------------------------------------------------
@@ -196,8 +179,8 @@ def _provenance_highlights(summary: LetterSummary, text: str) -> list[Highlight]
         while anchor in used:
             anchor += "-"
         used.add(anchor)
-        written = _clip(text[max(0, start):max(0, end)], 60)
-        shown = _clip(_show(value), 120)
+        written = clip(text[max(0, start):max(0, end)], 60)
+        shown = clip(_show(value), 120)
         title = f"{field}: {shown}" if shown and shown != written else field
         out.append(Highlight(
             start=start, end=end, tag="mark", classes=" ".join(classes), first_class="prov",
@@ -225,8 +208,8 @@ def _finding_highlights(findings: Iterable[tuple[int, Finding]]) -> list[Highlig
 # --- page sections ---------------------------------------------------------------------------
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value))
+def _e(value: object) -> str:  # until the page is a template
+    return str(escape(value))
 
 
 class _Page:
@@ -266,7 +249,7 @@ class _Page:
             tip_attr = f' title="{_e(tip)}"' if tip else ""
             return f'<span class="{cls} nolink"{tip_attr}>{_e(shown)}</span>'
         as_written = self.written(field) or ""
-        tip = tip or (f"As written: “{_clip(as_written, 80)}” — show in letter"
+        tip = tip or (f"As written: “{clip(as_written, 80)}” — show in letter"
                       if as_written and as_written != shown else "Show in letter")
         return (f'<a class="{cls}" href="#{field_anchor(field)}" data-field="{_e(field)}" '
                 f'title="{_e(tip)}">{_e(shown)}</a>')
@@ -310,12 +293,12 @@ class _Page:
         c, p, r = s.case, s.patient, s.reviewer
         rows: list[tuple[str, str, str | None]] = [
             ("Case number", "case.case_number", c.case_number),
-            ("Decision date", "case.decision_date", _fmt_date(c.decision_date)),
-            ("Date of injury", "case.date_of_injury", _fmt_date(c.date_of_injury)),
-            ("UR denial date", "case.ur_denial_date", _fmt_date(c.ur_denial_date)),
+            ("Decision date", "case.decision_date", format_us_date(c.decision_date)),
+            ("Date of injury", "case.date_of_injury", format_us_date(c.date_of_injury)),
+            ("UR denial date", "case.ur_denial_date", format_us_date(c.ur_denial_date)),
             ("Application received", "case.application_received",
-             _fmt_date(c.application_received)),
-            ("Date assigned", "case.date_assigned", _fmt_date(c.date_assigned)),
+             format_us_date(c.application_received)),
+            ("Date assigned", "case.date_assigned", format_us_date(c.date_assigned)),
             ("Priority", "case.priority", c.priority),
             ("Patient age", "patient.age", None if p.age is None else str(p.age)),
             ("Patient sex", "patient.sex", p.sex),
@@ -364,16 +347,16 @@ class _Page:
             service += '<div class="partial">Partial authorization. '
             if item.original_request:
                 service += "Original: " + self.jump(f"{f}.original_request",
-                                                    _clip(item.original_request, 80)) + ". "
+                                                    clip(item.original_request, 80)) + ". "
             if item.authorized_portion:
                 service += "Authorized: " + self.jump(f"{f}.authorized_portion",
-                                                      _clip(item.authorized_portion, 80)) + "."
+                                                      clip(item.authorized_portion, 80)) + "."
             service += "</div>"
         if item.quantity is None:
             qty = (self.jump(f"{f}.quantity", "—") if f"{f}.quantity" in self.s.provenance
                    or f"{f}.quantity" in self.flagged else '<span class="none">—</span>')
         else:
-            shown = f"{_fmt_number(item.quantity)} {item.quantity_unit or ''}".strip()
+            shown = f"{format_number(item.quantity)} {item.quantity_unit or ''}".strip()
             qty = self.jump(f"{f}.quantity", shown)
         upheld = item.decision is Decision.UPHELD
         dec_cls = "upheld" if upheld else "overturned"
@@ -425,7 +408,7 @@ class _Page:
 
     def finding_li(self, i: int, f: Finding) -> str:
         kind = f.kind.value.replace("_", "-")
-        values = "; ".join(f"{k}: {_clip(_show(v), 60) or '—'}" for k, v in f.values.items())
+        values = "; ".join(f"{k}: {clip(_show(v), 60) or '—'}" for k, v in f.values.items())
         link = ""
         if f.span is not None:
             target = f"finding-{i}" if f.kind is not FindingKind.AGREE else None
