@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from imr_llm.evaluation.fields import SCORED
 from imr_llm.evaluation.metrics import headline
 from imr_llm.evaluation.scoring import DATE_FIELDS, GOOD
 from imr_llm.render.format import clip, escape, format_us_date, pct, percent, plural, slug
@@ -93,28 +94,8 @@ def needs_diff(record: Mapping[str, Any]) -> bool:
 
 # --- words for people ------------------------------------------------------------------------
 
-_FIELD_NAMES: dict[str, str] = {
-    "case.case_number": "Case number",
-    "case.date_assigned": "Date assigned",
-    "case.date_of_injury": "Date of injury",
-    "case.decision_date": "Decision date",
-    "case.ur_denial_date": "UR denial date",
-    "case.application_received": "Application received",
-    "case.priority": "Priority",
-    "patient.age": "Patient age",
-    "patient.sex": "Patient sex",
-    "reviewer.licensure_states": "Reviewer licensure states",
-    "reviewer.specialties": "Reviewer specialties",
-    "outcome": "Overall outcome",
-    "source.format": "Letter template",
-    "items.service": "Item service",
-    "items.quantity": "Item quantity",
-    "items.quantity_unit": "Item quantity unit",
-    "items.decision": "Item decision",
-    "items.medically_necessary": "Item medically necessary",
-    "items.original_request": "Item original request",
-    "items.authorized_portion": "Item authorized portion",
-}
+# Report rows: the scored fields of the registry, in its order, under its labels.
+_FIELD_NAMES: dict[str, str] = {f.path: f.label for f in SCORED}
 _FIELD_ORDER = {name: i for i, name in enumerate(_FIELD_NAMES)}
 _CLASS_WORDS = {"wrong": "Wrong value", "missed": "Missed", "hallucinated": "Invented",
                 "correct": "Right", "correct_null": "Right (blank)"}

@@ -21,25 +21,12 @@ from itertools import pairwise
 from pathlib import PurePath
 from typing import Any
 
+from imr_llm.evaluation.fields import field_of
 from imr_llm.render.format import clip, escape, format_number, format_us_date, slug
 from imr_llm.schema import Decision, Finding, FindingKind, Item, LetterSummary, Outcome
 
 __all__ = ["field_anchor", "highlight_letter", "review_page"]
 
-# Fields whose spans are long passages: highlighted faintly so the letter stays readable.
-_SOFT_FIELDS = frozenset({"rationale", "claims_administrator_guideline", "reviewer_guideline"})
-_MEDIUM_FIELDS = frozenset({"original_request", "authorized_portion"})
-_FIELD_LABELS = {
-    "case_number": "case number", "date_assigned": "date assigned",
-    "date_of_injury": "date of injury", "decision_date": "decision date",
-    "ur_denial_date": "UR denial date", "application_received": "application received",
-    "priority": "priority", "age": "age", "sex": "sex", "licensure_states": "licensure",
-    "specialties": "specialties", "service": "service", "quantity": "quantity",
-    "decision": "decision", "rationale": "rationale",
-    "claims_administrator_guideline": "claims admin guideline",
-    "reviewer_guideline": "reviewer guideline", "original_request": "original request",
-    "authorized_portion": "authorized portion",
-}
 _ITEM_FIELD = re.compile(r"^items\[(\d+)\]\.(\w+)$")
 
 
@@ -149,11 +136,12 @@ def _show(value: Any) -> str:
 
 
 def _short_label(field: str) -> str:
+    """The label beside a highlight: the registry's short name, "#2 quantity" for an item."""
+    known = field_of(field)
     m = _ITEM_FIELD.match(field)
-    if m:
-        return f"#{int(m[1]) + 1} {_FIELD_LABELS.get(m[2], m[2].replace('_', ' '))}"
-    leaf = field.rsplit(".", 1)[-1]
-    return _FIELD_LABELS.get(leaf, leaf.replace("_", " "))
+    leaf = m[2] if m else field.rsplit(".", 1)[-1]
+    label = known.short if known is not None else leaf.replace("_", " ")
+    return f"#{int(m[1]) + 1} {label}" if m else label
 
 
 def _leaf(field: str) -> str:
@@ -169,8 +157,8 @@ def _provenance_highlights(summary: LetterSummary, text: str) -> list[Highlight]
     out: list[Highlight] = []
     for field, (start, end) in summary.provenance.items():
         leaf = _leaf(field)
-        strength = "soft" if leaf in _SOFT_FIELDS else "medium" if leaf in _MEDIUM_FIELDS \
-            else "strong"
+        known = field_of(field)
+        strength = known.highlight if known is not None else "strong"
         classes = ["hl", strength, f"k-{leaf.replace('_', '-')}"]
         value = _field_value(data, field)
         if leaf == "decision" and value in ("upheld", "overturned"):
