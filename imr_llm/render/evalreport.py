@@ -18,7 +18,8 @@ from imr_llm.evaluation.fields import SCORED
 from imr_llm.evaluation.metrics import headline
 from imr_llm.evaluation.scoring import DATE_FIELDS, GOOD
 from imr_llm.render.format import clip, escape, format_us_date, pct, percent, plural, slug
-from imr_llm.render.review import BASE_CSS, Highlight, field_anchor, highlight_letter
+from imr_llm.render.highlight import Highlight, field_anchor, highlight_letter
+from imr_llm.render.templating import css
 
 __all__ = ["eval_report_html", "eval_report_markdown", "needs_diff"]
 
@@ -631,7 +632,8 @@ class _Report:
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
+            f"<title>{_e(title)}</title><style>\n{css('base.css', 'evalreport.css')}</style>"
+            "</head><body><main>"
             f"{self.header()}{self.verdict()}{self.gate()}{self.cards()}{self.fields()}"
             f'<div class="grid">{self.confusion()}{self.items_and_usage()}</div>'
             f"{self.letters_section()}{self.footer()}"
@@ -735,145 +737,3 @@ def _item_label(path: str, label: str) -> str:
 def eval_report_html(run: dict[str, Any], texts: Mapping[str, str] | None = None) -> str:
     """A self-contained HTML report of an eval run; `texts` maps letter stem -> letter text."""
     return _Report(run, texts or {}).render()
-
-
-_CSS = BASE_CSS + """h2.second { margin-top: 20px; }
-h3 { font-size: 15px; margin: 18px 0 6px; }
-.meta { margin: 0; color: var(--muted); font-size: 14px; }
-.badge-ok { color: var(--green); background: var(--green-bg); border-color: #75e0a7; }
-.badge-warn { color: var(--amber); background: var(--amber-bg); border-color: #fec84b; }
-.badge-bad { color: var(--red); background: var(--red-bg); border-color: #fda29b; }
-.verdict { border-left: 5px solid var(--blue); }
-.plain { margin: 0; font-size: 17px; line-height: 1.6; }
-a { color: var(--blue); }
-.plain strong { font-weight: 650; }
-.gate-pass { border-color: #75e0a7; background: #f3fdf7; border-left: 5px solid var(--green); }
-.gate-fail { border-color: #fda29b; background: #fff6f5; border-left: 5px solid var(--red); }
-.gate .gate-title { font-size: 18px; text-transform: none; letter-spacing: 0; }
-.gate-pass .gate-title { color: var(--green); }
-.gate-fail .gate-title { color: var(--red); }
-.gate p { margin: 0 0 8px; }
-.reasons { margin: 6px 0 10px; padding-left: 20px; color: var(--red); font-weight: 500; }
-td.worse { color: var(--red); font-weight: 600; }
-td.better { color: var(--green); font-weight: 600; }
-tr.regressed td { background: var(--red-bg); }
-details.tests summary { cursor: pointer; color: var(--muted); font-size: 14px; margin-top: 8px; }
-.metrics { margin: 0 0 18px; }
-.metrics .legend { margin: 0 0 10px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr));
-  gap: 12px; }
-.metric { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
-  padding: 12px 16px 12px; border-top: 4px solid var(--line); }
-.metric.tier-good { border-top-color: #17b26a; }
-.metric.tier-fair { border-top-color: #f79009; }
-.metric.tier-poor { border-top-color: #f04438; }
-.metric .title { font-size: 14px; font-weight: 600; line-height: 1.35; }
-.metric .value { font-size: 30px; font-weight: 700; letter-spacing: -0.02em; line-height: 1.2;
-  font-variant-numeric: tabular-nums; }
-.metric .value.raw { color: var(--muted); }
-.metric .pair { display: flex; gap: 22px; }
-.metric .pair .value { font-size: 26px; }
-.metric .which { font-size: 11.5px; color: var(--muted); text-transform: uppercase;
-  letter-spacing: .05em; }
-.lift { display: inline-block; font-size: 12px; font-weight: 700; padding: 1px 8px;
-  border-radius: 999px; margin-top: 4px; white-space: nowrap; }
-.lift-up { color: var(--green); background: var(--green-bg); }
-.lift-down { color: var(--red); background: var(--red-bg); }
-.lift-same, .lift-na { color: var(--muted); background: #eef1f5; }
-.bar { height: 6px; background: #eef1f5; border-radius: 3px; margin: 6px 0 6px;
-  overflow: hidden; }
-.bar span { display: block; height: 100%; background: #98a2b3; }
-.tier-good .bar span { background: #17b26a; }
-.tier-fair .bar span { background: #f79009; }
-.tier-poor .bar span { background: #f04438; }
-.metric .sub { font-size: 12.5px; color: var(--muted); }
-.sub { font-size: 13px; color: var(--muted); }
-th { text-align: left; font-size: 12px; text-transform: uppercase; letter-spacing: .05em;
-  color: var(--muted); font-weight: 600; padding: 6px 10px; border-bottom: 2px solid var(--line);
-  vertical-align: bottom; }
-td { padding: 8px 10px; vertical-align: top; border-bottom: 1px solid #eaeef2; }
-tbody th { text-transform: none; letter-spacing: 0; font-size: 14.5px; color: var(--ink);
-  font-weight: 500; border-bottom: 1px solid #eaeef2; vertical-align: top; padding: 8px 10px; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.zero { color: #aab2bd; }
-td.bad-n { color: var(--red); font-weight: 700; background: var(--red-bg); }
-tr.has-bad th { box-shadow: inset 4px 0 0 #f04438; }
-td.rawcol { color: var(--muted); }
-.field-table td, .field-table tbody th { padding: 5px 8px; }
-.field-table thead th { padding-left: 8px; padding-right: 8px; font-size: 11px; }
-.field-table tbody th { white-space: nowrap; }
-.legend { font-size: 13px; color: var(--muted); margin: 10px 0 0; }
-.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
-.confusion .plain { margin-bottom: 12px; font-size: 15px; }
-.usage .plain { font-size: 15px; }
-table.cm { width: auto; }
-table.cm th.axis { font-size: 11.5px; text-transform: none; letter-spacing: 0;
-  color: var(--ink); border-bottom: none; }
-table.cm th[colspan] { text-align: center; }
-table.cm td { text-align: center; min-width: 92px; font-size: 18px; font-weight: 700;
-  font-variant-numeric: tabular-nums; border: 2px solid #fff; border-radius: 6px; }
-td.cm-right { background: var(--green-bg); color: var(--green); }
-td.cm-wrong { background: #fda29b; color: #7a271a; }
-td.cm-zero { background: #f6f8fa; color: #aab2bd; font-weight: 400; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
-dd { margin: 0; font-weight: 500; font-variant-numeric: tabular-nums; }
-.ok { margin: 0; color: var(--green); font-weight: 600; font-size: 16px; }
-.letters .legend { margin: 0 0 12px; }
-details.diff { border: 1px solid var(--line); border-radius: 8px; margin: 0 0 10px;
-  background: #fff; }
-details.diff > summary { cursor: pointer; padding: 10px 14px; display: flex; gap: 10px;
-  align-items: center; flex-wrap: wrap; list-style: none; }
-details.diff > summary::-webkit-details-marker { display: none; }
-details.diff > summary::before { content: "▸"; color: var(--muted); width: 1em; }
-details.diff[open] > summary::before { content: "▾"; }
-details.diff[open] > summary { border-bottom: 1px solid var(--line); background: #f6f8fa;
-  border-radius: 8px 8px 0 0; }
-details.diff > summary:hover { background: #f6f8fa; }
-.stem { font-weight: 700; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas,
-  monospace; }
-.pill { font-size: 12px; font-weight: 700; text-transform: uppercase; letter-spacing: .04em;
-  padding: 2px 9px; border-radius: 999px; border: 1px solid; }
-.pill-bad { color: var(--red); background: var(--red-bg); border-color: #fda29b; }
-.pill-warn { color: var(--amber); background: var(--amber-bg); border-color: #fec84b; }
-.what { color: var(--muted); font-size: 14px; }
-.diff-body { padding: 12px 16px 16px; }
-.src { display: block; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
-  font-size: 12.5px; color: var(--muted); margin-bottom: 8px; }
-.error { background: var(--red-bg); border-left: 4px solid var(--red); padding: 8px 12px;
-  border-radius: 0 6px 6px 0; margin-bottom: 10px; }
-.diff-table td.val { font-weight: 600; }
-.diff-table td.where { font-size: 13.5px; color: #424a53; min-width: 260px; }
-.ctx { font-size: 12.5px; color: var(--muted); }
-.cls { font-size: 12px; font-weight: 700; padding: 1px 8px; border-radius: 6px;
-  white-space: nowrap; }
-.cls-wrong { color: var(--red); background: var(--red-bg); }
-.cls-missed { color: var(--amber); background: var(--amber-bg); }
-.cls-hallucinated { color: #6941c6; background: #f4ebff; }
-.blank { color: var(--muted); font-style: italic; font-weight: 400; }
-.snippet { font-size: 13.5px; color: #424a53; }
-a.jump { text-decoration: none; border-bottom: 1px dotted currentColor; white-space: nowrap;
-  font-size: 13px; }
-.letter { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 14.5px; line-height: 1.65;
-  max-width: 100ch; color: #24292f; background: #fbfcfd; border: 1px solid #d1d9e0;
-  border-radius: 8px; padding: 14px 18px; max-height: 460px; overflow-y: auto;
-  scroll-padding: 120px 0; }
-mark.hl.bad { background: #fecdca; box-shadow: inset 0 -2px 0 #d92d20; padding: 0 2px;
-  font-weight: 700; }
-mark.prov[data-label]::before { content: attr(data-label); font: 600 10px/1 system-ui,
-  sans-serif; letter-spacing: .03em; color: #912018; background: #fff; border: 1px solid #fda29b;
-  border-radius: 4px; padding: 1px 4px; margin-right: 3px; vertical-align: 2px;
-  text-transform: uppercase; white-space: nowrap; }
-mark.prov { scroll-margin: 120px 0; }
-mark.prov:target { outline: 3px solid var(--blue); outline-offset: 2px; }
-.foot { color: var(--muted); font-size: 12.5px; margin-top: 24px; }
-.foot p { margin: 0 0 4px; }
-@media print {
-  body { background: #fff; font-size: 11pt; }
-  main { max-width: none; padding: 0; }
-  .totop { display: none; }
-  .card, .metric, details.diff { break-inside: avoid; }
-  .letter { max-height: none; overflow: visible; }
-  td.bad-n, td.cm-right, td.cm-wrong, mark, .pill, .badge, .lift, .bar span {
-    -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-}
-"""
