@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from imr_llm.render.evalpage import bad_details, eval_report_html, needs_diff, run_headline
+from imr_llm.render.evaldiff import bad_details, needs_diff
+from imr_llm.render.evalpage import eval_report_html, run_headline
 from imr_llm.render.format import pct
 
 __all__ = ["eval_report_html", "eval_report_markdown", "needs_diff"]
