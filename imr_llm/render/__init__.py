@@ -4,11 +4,13 @@
     markdown    the Markdown report
     csv         one CSV row per disputed item
     review      the HTML review page (a summary beside its highlighted letter)
-    evalreport  the eval report (Markdown and HTML)
+    evalreport  the eval report: Markdown, and the public names of the HTML page
+    evalpage    the HTML eval report's values; evaldiff one letter's diff and the field words
     highlight   the letter text with spans wrapped in marks, always well formed
-    format      the shared helpers: escape, clip, slug, percentages, dates
-    templates/  Jinja2 templates (autoescape); static/ the CSS they inline
+    templating  the Jinja2 environment: templates/*.html (autoescape), static/*.css inlined
+    format      the shared helpers: escape, clip, slug, percentages, US dates, quantities
 
-No HTML or CSS lives inside Python strings. May import imr_llm.schema, imr_llm.letter and
-imr_llm.evaluation (fields, metrics, scoring); never imr_llm.llm.
+No HTML or CSS lives inside Python strings (the marks of highlight.py are built as Markup).
+May import imr_llm.schema, imr_llm.letter and imr_llm.evaluation (fields, metrics, scoring);
+never imr_llm.llm.
 """
