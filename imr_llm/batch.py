@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imr_llm.errors import BudgetExceededError, ConfigError, ImrError, InputError
-from imr_llm.render.report import error_record
+from imr_llm.errors import BudgetExceededError, ConfigError, ImrError, InputError, error_record
 from imr_llm.settings import Settings
 
 LETTER_SUFFIXES = (".txt", ".pdf", ".text")

@@ -181,7 +181,7 @@ def _summarize(args: argparse.Namespace) -> int:
         return _batch(args, settings, paths, missing)
     fmt = args.format or "text"
     failed = 0
-    from imr_llm.render.report import error_record
+    from imr_llm.errors import error_record
 
     records: list[tuple[str, dict[str, Any]]] = [
         (m, error_record(m, "InputError", f"{m}: no such file (nothing matched)")) for m in missing
@@ -211,7 +211,7 @@ def _print_one(rec: dict[str, Any], fmt: str, single: bool) -> None:
     if fmt == "json":
         print(json.dumps(rec, ensure_ascii=False, indent=2 if single else None))
     elif fmt == "markdown":
-        from imr_llm.render.report import to_markdown
+        from imr_llm.render.markdown import to_markdown
 
         print(to_markdown(summary))
     elif fmt == "html":
@@ -222,7 +222,7 @@ def _print_one(rec: dict[str, Any], fmt: str, single: bool) -> None:
     else:
         from rich.console import Console
 
-        from imr_llm.render.report import render_text
+        from imr_llm.render.text import render_text
 
         console = Console(highlight=False)
         render_text(summary, console)
@@ -239,7 +239,7 @@ def _letter_text(path: str | None) -> str:
 
 
 def _print_csv(records: list[tuple[str, dict[str, Any]]]) -> int:
-    from imr_llm.render.report import csv_rows, csv_text
+    from imr_llm.render.csv import csv_rows, csv_text
     from imr_llm.schema import LetterSummary
 
     failed = 0

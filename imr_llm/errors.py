@@ -61,3 +61,12 @@ class BudgetExceededError(ImrError):
     """A --max-cost budget was reached; the run stops cleanly."""
 
     kind = "BudgetExceededError"
+
+
+def error_record(path: str | None, kind: str, message: str) -> dict[str, Any]:
+    """The record a failed input prints or writes in place of its summary.
+
+    `kind` is an ImrError's `kind` (or "InternalError", "WorkerCrashError" for failures that are
+    not ImrErrors); `message` its one-line message.
+    """
+    return {"source": {"path": path}, "error": {"type": kind, "message": message}}

@@ -12,7 +12,8 @@ import pytest
 
 from imr_llm import summarize
 from imr_llm.letter.load import load_letter
-from imr_llm.render.review import field_anchor, review_page
+from imr_llm.render.highlight import field_anchor
+from imr_llm.render.review import review_page
 from imr_llm.schema import LetterSummary
 from tests.browser.conftest import OpenPage, needs_chromium
 from tests.helpers import EVAL_LETTERS, EXAMPLE, LETTERS

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from imr_llm import summarize
 from imr_llm.letter.load import load_letter
-from imr_llm.render.review import Highlight, field_anchor, highlight_letter, review_page
+from imr_llm.render.highlight import Highlight, field_anchor, highlight_letter
+from imr_llm.render.review import review_page
 from imr_llm.schema import (
     Case,
     Decision,
