@@ -85,20 +85,31 @@ def file_sha256(path: str) -> str | None:
 
 def summarize_record(path: str, settings: Settings) -> dict[str, Any]:
     """One input -> its SPEC record, or an error record naming it. Never raises ImrError."""
+    return summarize_with_text(path, settings, keep_text=False)[0]
+
+
+def summarize_with_text(
+    path: str, settings: Settings, *, keep_text: bool = True
+) -> tuple[dict[str, Any], str | None]:
+    """summarize_record, plus the letter's text as read (the file is read once); None on error."""
     from imr_llm.api import summarize
+    from imr_llm.letter.load import load_letter
 
     try:
-        return summarize(path, settings=settings).model_dump(mode="json")
+        if not keep_text:
+            return summarize(path, settings=settings).model_dump(mode="json"), None
+        letter = load_letter(path)
+        return summarize(letter, settings=settings).model_dump(mode="json"), letter.text
     except BudgetExceededError:
         raise
     except ImrError as exc:
         rec = error_record(path, exc.kind, str(exc))
         rec["source"]["sha256"] = file_sha256(path)
-        return rec
+        return rec, None
     except Exception as exc:  # a bug must not lose the other letters' results
         rec = error_record(path, "InternalError", f"{path}: {type(exc).__name__}: {exc}")
         rec["source"]["sha256"] = file_sha256(path)
-        return rec
+        return rec, None
 
 
 def _worker(path: str, settings: Settings) -> str:

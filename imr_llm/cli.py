@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from imr_llm.errors import ConfigError, ImrError
-from imr_llm.settings import BACKENDS, Settings
+from imr_llm.settings import BACKENDS, Settings, debug_enabled, progress_forced
 from imr_llm.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
         return 141
     except Exception as exc:  # pragma: no cover - last resort: one line, not a traceback
-        if os.environ.get("IMR_DEBUG"):
+        if debug_enabled():
             raise
         print(
             f"imr-llm: internal error: {type(exc).__name__}: {exc} (IMR_DEBUG=1 for details)",
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(exc: ImrError) -> None:
-    if os.environ.get("IMR_DEBUG"):
+    if debug_enabled():
         import traceback
 
         traceback.print_exception(exc)
@@ -169,7 +169,7 @@ def _fail(exc: ImrError) -> None:
 
 
 def _summarize(args: argparse.Namespace) -> int:
-    from imr_llm.batch import expand_inputs, summarize_record
+    from imr_llm.batch import expand_inputs, summarize_with_text
 
     settings = _settings(args)
     if settings.resolved_backend() == "llm":
@@ -186,25 +186,29 @@ def _summarize(args: argparse.Namespace) -> int:
     records: list[tuple[str, dict[str, Any]]] = [
         (m, error_record(m, "InputError", f"{m}: no such file (nothing matched)")) for m in missing
     ]
-    records += [(p, summarize_record(p, settings)) for p in paths]
+    texts: dict[int, str | None] = {}  # the letter as read, for the review page (read once)
+    for p in paths:
+        rec, text = summarize_with_text(p, settings)
+        texts[len(records)] = text
+        records.append((p, rec))
     if fmt == "csv":
         return _print_csv(records)
     if fmt == "html" and len(records) != 1:
         print("imr-llm: error: --format html takes exactly one letter", file=sys.stderr)
         return EXIT_USAGE
     single = len(records) == 1
-    for _path, rec in records:
+    for n, (_path, rec) in enumerate(records):
         if "error" in rec:
             failed += 1
             if fmt == "json":  # the record for machines on stdout, the line for people
                 print(json.dumps(rec, ensure_ascii=False))
             print(f"imr-llm: error: {rec['error']['message']}", file=sys.stderr)
             continue
-        _print_one(rec, fmt, single)
+        _print_one(rec, fmt, single, texts.get(n) or "")
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _print_one(rec: dict[str, Any], fmt: str, single: bool) -> None:
+def _print_one(rec: dict[str, Any], fmt: str, single: bool, text: str) -> None:
     from imr_llm.schema import LetterSummary
 
     summary = LetterSummary.model_validate(rec)
@@ -217,7 +221,6 @@ def _print_one(rec: dict[str, Any], fmt: str, single: bool) -> None:
     elif fmt == "html":
         from imr_llm.render.review import review_page
 
-        text = _letter_text(summary.source.path)
         print(review_page(summary, text))
     else:
         from rich.console import Console
@@ -228,14 +231,6 @@ def _print_one(rec: dict[str, Any], fmt: str, single: bool) -> None:
         render_text(summary, console)
         if not single:
             console.rule()
-
-
-def _letter_text(path: str | None) -> str:
-    from imr_llm.letter.load import load_letter
-
-    if path is None:  # pragma: no cover - CLI inputs are paths
-        return ""
-    return load_letter(Path(path)).text
 
 
 def _print_csv(records: list[tuple[str, dict[str, Any]]]) -> int:
@@ -283,7 +278,7 @@ def _batch(
         TextColumn("{task.fields[usage]}"),
         console=console,
         transient=False,
-        disable=not console.is_terminal and not os.environ.get("IMR_PROGRESS"),
+        disable=not console.is_terminal and not progress_forced(),
     )
     task = None
 

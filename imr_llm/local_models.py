@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imr_llm.errors import ConfigError
+from imr_llm.settings import model_dir
 
 #: Bytes read per chunk when copying and hashing (large enough to be fast, small in memory).
 CHUNK = 8 * 1024 * 1024
@@ -116,11 +117,7 @@ def get_model(model: str | LocalModel) -> LocalModel:
 
 def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     """IMR_MODEL_DIR, else $XDG_CACHE_HOME/imr_llm/models, else ~/.cache/imr_llm/models."""
-    env = os.environ if env is None else env
-    if env.get("IMR_MODEL_DIR"):
-        return Path(env["IMR_MODEL_DIR"]).expanduser()
-    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return base / "imr_llm" / "models"
+    return model_dir(env)
 
 
 def _module_name(distribution: str) -> str:

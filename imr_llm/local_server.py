@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -140,7 +141,7 @@ def start_server(
         port = free_port()
     n_ctx = m.n_ctx if n_ctx is None else n_ctx
     threads = n_threads or max(1, os.cpu_count() or 1)
-    log_path = log_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"imr-llama-{port}.log"
+    log_path = log_path or Path(tempfile.gettempdir()) / f"imr-llama-{port}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - handed to the child process
     cmd = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",

@@ -47,6 +47,20 @@ def debug_enabled(env: Mapping[str, str] | None = None) -> bool:
     return bool((os.environ if env is None else env).get("IMR_DEBUG"))
 
 
+def progress_forced(env: Mapping[str, str] | None = None) -> bool:
+    """IMR_PROGRESS set: draw the batch progress bar even when stderr is not a terminal."""
+    return bool((os.environ if env is None else env).get("IMR_PROGRESS"))
+
+
+def model_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where local GGUF models are assembled: IMR_MODEL_DIR, else the user cache folder."""
+    env = os.environ if env is None else env
+    if env.get("IMR_MODEL_DIR"):
+        return Path(env["IMR_MODEL_DIR"]).expanduser()
+    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "imr_llm" / "models"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that changes how a letter is summarized."""

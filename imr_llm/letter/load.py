@@ -10,8 +10,6 @@ from pathlib import Path
 
 from imr_llm.errors import InputError
 
-LetterInput = str | bytes | os.PathLike[str]
-
 #: Inputs larger than this are refused before reading (documented in the README).
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 #: Extracted or given text longer than this is refused (a real letter is 5-60k chars).
@@ -38,12 +36,19 @@ class Letter:
         return self.path or f"<{self.kind} {self.sha256[:12]}>"
 
 
+#: What `load_letter` (and so `summarize`) accepts: a path, raw bytes, text, or a Letter
+#: already loaded (returned as is, so a caller that needs the text reads the file once).
+LetterInput = str | bytes | os.PathLike[str] | Letter
+
+
 def load_letter(source: LetterInput) -> Letter:
     """Read a letter from a path, raw bytes, or text.
 
     A `str` is taken as a path when it has no newline and names an existing file or ends in
     .txt/.pdf; otherwise it is the letter's text. Bytes starting with %PDF are a PDF.
     """
+    if isinstance(source, Letter):
+        return source
     if isinstance(source, bytes):
         return _from_bytes(source, path=None)
     if isinstance(source, os.PathLike) or _looks_like_path(source):

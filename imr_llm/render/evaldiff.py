@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from imr_llm.evaluation.fields import SCORED
-from imr_llm.evaluation.scoring import DATE_FIELDS, GOOD
+from imr_llm.evaluation.fields import DATE_FIELDS, SCORED
+from imr_llm.evaluation.normalise import GOOD
 from imr_llm.render.format import clip, format_us_date, plural, slug
 from imr_llm.render.highlight import Highlight, field_anchor, highlight_letter
 

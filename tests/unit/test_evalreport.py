@@ -8,8 +8,8 @@ import re
 from typing import Any
 
 from imr_llm.evaluation.gate import compare
-from imr_llm.evaluation.metrics import headline
-from imr_llm.evaluation.scoring import aggregate, score_letter
+from imr_llm.evaluation.metrics import aggregate, headline
+from imr_llm.evaluation.score import score_letter
 from imr_llm.render.evalreport import eval_report_html, eval_report_markdown, needs_diff
 
 GOOD_STEM, QTY_STEM, DEC_STEM = "CM16-0000001", "CM16-0000002", "CM16-0000003"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from imr_llm import InputError, summarize
-from imr_llm.evaluation.scoring import provenance_validity
+from imr_llm.evaluation.spans import provenance_validity
 from imr_llm.letter.load import load_letter
 from imr_llm.schema import Decision, FindingKind, Outcome
 from tests.helpers import EVAL_LETTERS, EXAMPLE, GOLD, real_letters, real_pdfs
