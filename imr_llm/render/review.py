@@ -154,6 +154,17 @@ class Row:
 
 
 @dataclass(frozen=True)
+class ClinicalRow:
+    """One clinical line: its values as links to their spans, or plain text."""
+
+    label: str
+    values: list[Jump]
+    text: str
+    flag: str  # flag class when the value could not be found
+    tip: str
+
+
+@dataclass(frozen=True)
 class FindingLine:
     css: str
     kind: str
@@ -244,13 +255,20 @@ class _Page:
                 else Fact(label, None, self.flag_class(field), self.tip(field))
                 for label, field, value in rows]
 
-    def clinical(self) -> list[tuple[str, str]]:
+    def clinical(self) -> list[ClinicalRow]:
+        """Diagnoses, body parts and prior treatments, each value linked to its span."""
         c = self.s.clinical
-        rows = [(k, "; ".join(v)) for k, v in (("Diagnoses", c.diagnoses),
-                                               ("Body parts", c.body_parts),
-                                               ("Prior treatment", c.prior_treatments)) if v]
+        rows: list[ClinicalRow] = []
+        for label, name, values in (("Diagnoses", "diagnoses", c.diagnoses),
+                                    ("Body parts", "body_parts", c.body_parts),
+                                    ("Prior treatment", "prior_treatments", c.prior_treatments)):
+            field = f"clinical.{name}"
+            jumps = [self.jump(f"{field}[{i}]", v) for i, v in enumerate(values)]
+            if jumps or self.flagged.get(field):
+                rows.append(ClinicalRow(label, jumps, "", self.flag_class(field),
+                                        self.tip(field)))
         if c.summary:
-            rows.append(("Clinical", c.summary))
+            rows.append(ClinicalRow("Clinical", [], c.summary, "", ""))
         return rows
 
     def row(self, i: int, item: Item) -> Row:

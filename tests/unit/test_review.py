@@ -229,3 +229,20 @@ def test_conflict_finding_is_outlined_and_listed() -> None:
     assert "1 check(s) agree" in page
     parsed = parse(page)
     assert parsed.errors == [] and "".join(parsed.letter_text) == text
+
+
+def test_diagnoses_and_body_parts_link_to_their_highlighted_spans(example_path: Path) -> None:
+    """Each diagnosis and body part is a link to a mark in the letter holding its words."""
+    s = summarize(example_path, backend="rules")
+    assert s.clinical.diagnoses and s.clinical.body_parts
+    page = review_page(s, load_letter(example_path).text)
+    c = s.clinical
+    for name, values in (("diagnoses", c.diagnoses), ("body_parts", c.body_parts)):
+        for i, value in enumerate(values):
+            anchor = f"v-clinical-{name}-{i}"
+            assert f'href="#{anchor}"' in page
+            mark = re.search(rf'<mark[^>]*id="{anchor}"[^>]*>(.*?)</mark>', page, re.S)
+            assert mark is not None, anchor
+            # Overlapping spans are cut into pieces; the first piece (with the id) starts it.
+            inner = " ".join(html.unescape(re.sub(r"<[^>]+>", "", mark.group(1))).split())
+            assert inner and " ".join(value.lower().split()).startswith(inner.lower())
