@@ -35,12 +35,18 @@ __all__ = ["gate", "run_eval", "run_eval_cli", "write_reports"]
 def predictor(settings: Settings, *, replay: bool) -> Predict:
     """The `predict` callable of the configured backend."""
     if settings.resolved_backend() == "llm":
+        from imr_llm.api import summarize as summarize_rules
         from imr_llm.llm.extract import summarize_llm_with_raw
+
+        rules = settings.with_(backend="rules")
 
         def predict_llm(path: Path) -> dict[str, Any]:
             final, raw = summarize_llm_with_raw(path, settings=settings, replay=replay)
+            # The rules backend beside it, so a report can show rules / raw model / validated.
+            by_rules = summarize_rules(path, settings=rules).model_dump(mode="json")
             return {"prediction": final.model_dump(mode="json"),
-                    "raw_prediction": raw.model_dump(mode="json") if raw is not None else None}
+                    "raw_prediction": raw.model_dump(mode="json") if raw is not None else None,
+                    "rules_prediction": by_rules}
 
         return predict_llm
     from imr_llm.api import summarize
@@ -144,6 +150,8 @@ def run_eval_cli(args: argparse.Namespace, settings: Settings) -> int:
     run["headline"] = headline(run["totals"])
     if "raw_totals" in run:
         run["raw_headline"] = headline(run["raw_totals"])
+    if "rules_totals" in run:
+        run["rules_headline"] = headline(run["rules_totals"])
     code = EXIT_OK
     if run["stopped_early"]:
         # An incomplete run cannot be gated or blessed: report what was scored, exit 2.

@@ -81,6 +81,8 @@ def run_eval(
     llm = settings.resolved_backend() == "llm"
     narrative_scores: list[dict[str, Any]] = []
     raw_narrative_scores: list[dict[str, Any]] = []
+    rules_scores: list[LetterScore] = []
+    rules_narrative_scores: list[dict[str, Any]] = []
     stopped: str | None = None
     for stem, letter_path, gold_path in pairs:
         try:
@@ -102,6 +104,8 @@ def run_eval(
             raw_scored = score(gold_doc, record.get("raw_prediction"), text)
             record["raw_score"] = raw_scored.as_json()
             raw_scores.append(raw_scored)
+            if record.get("rules_prediction") is not None:
+                rules_scores.append(score(gold_doc, record["rules_prediction"], text))
         ngold = _narrative_gold(narrative, stem)
         if ngold is not None:
             record["narrative"] = score_narrative(ngold, pred, text)
@@ -110,6 +114,9 @@ def run_eval(
                 record["raw_narrative"] = score_narrative(ngold, record.get("raw_prediction"),
                                                           text)
                 raw_narrative_scores.append(record["raw_narrative"])
+                if record.get("rules_prediction") is not None:
+                    rules_narrative_scores.append(
+                        score_narrative(ngold, record["rules_prediction"], text))
         if pred:
             m = pred.get("meta", {})
             u = m.get("usage", {})
@@ -117,6 +124,7 @@ def run_eval(
                 usage[k] += int(u.get(k) or 0)
             usage["cost_usd"] += float(u.get("cost_usd") or 0.0)
             usage["cache_hits"] += 1 if m.get("cache_hit") else 0
+        record.pop("rules_prediction", None)  # scored above; run.json keeps the model's only
         per_letter[stem] = record
         if progress is not None:
             progress(stem, record)
@@ -147,6 +155,10 @@ def run_eval(
         run["raw_totals"] = tally(raw_scores).as_json()
         if raw_narrative_scores:
             run["raw_narrative_totals"] = aggregate_narrative(raw_narrative_scores)
+        if rules_scores:
+            run["rules_totals"] = tally(rules_scores).as_json()
+        if rules_narrative_scores:
+            run["rules_narrative_totals"] = aggregate_narrative(rules_narrative_scores)
     return EvalRun(run, texts)
 
 
@@ -192,7 +204,8 @@ def baseline_view(run: dict[str, Any]) -> dict[str, Any]:
     lives in the repository.
     """
     keep = ("created", "config", "versions", "totals", "raw_totals", "headline",
-            "raw_headline", "narrative_totals", "raw_narrative_totals", "usage", "elapsed_s")
+            "raw_headline", "narrative_totals", "raw_narrative_totals", "rules_totals",
+            "rules_headline", "rules_narrative_totals", "usage", "elapsed_s")
     view = {k: run[k] for k in keep if k in run}
     view["letters"] = {
         stem: {k: _compact(k, rec[k]) for k in
