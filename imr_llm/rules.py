@@ -13,6 +13,7 @@ from typing import Any
 
 from imr_llm.letter.anchors import Anchor, Anchors, ItemAnchors
 from imr_llm.letter.clinical import ClinicalAnchors, find_clinical
+from imr_llm.letter.injection import instruction_spans
 from imr_llm.letter.load import Letter
 from imr_llm.letter.normalize import squash
 from imr_llm.letter.reasons import case_reason, cut_words
@@ -125,9 +126,9 @@ def clinical_summary(anchors: Anchors) -> str:
     body = _BOILERPLATE.sub("", text, count=1)
     # Only the first two sentences are used: split a prefix, and the whole body only when the
     # prefix holds fewer than three (so the second sentence is known to be complete).
-    sents = sentences(body[:2500])
+    sents = [s for s in sentences(body[:2500]) if not instruction_spans(s)]
     if len(sents) < 3:
-        sents = sentences(body)
+        sents = [s for s in sentences(body) if not instruction_spans(s)]
     return " ".join(sents[:2])[:600]
 
 

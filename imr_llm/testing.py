@@ -33,8 +33,10 @@ from imr_llm.schema import (
     ModelCase,
     ModelExtraction,
     ModelItem,
+    ModelNarrative,
     ModelPatient,
     ModelReviewer,
+    NarrativeItem,
     Usage,
 )
 
@@ -114,7 +116,10 @@ class FakeClient:
         user: str,
         response_model: type[BaseModel],
         context: dict[str, Any],
+        *,
+        reasks: int | None = None,
     ) -> CallResult:
+        allowed = self.reask_attempts if reasks is None else reasks
         call = FakeCall(
             system=system,
             user=user,
@@ -126,7 +131,7 @@ class FakeClient:
         usage = Usage()
         errors: list[str] = []
         raw: str | None = None
-        for attempt in range(1, max(self.reask_attempts, 0) + 2):
+        for attempt in range(1, max(allowed, 0) + 2):
             call.attempts = attempt
             answer = self._next(call)
             if isinstance(answer, BaseException):
@@ -143,7 +148,7 @@ class FakeClient:
                 parsed = response_model.model_validate_json(raw, context=context)
             except ValidationError as exc:
                 errors = [" ".join(str(exc).split())]
-                if attempt <= self.reask_attempts:
+                if attempt <= allowed:
                     call.messages.append({"role": "user", "content": REASK_PREFIX + str(exc)})
                 continue
             return self._finish(
@@ -253,3 +258,26 @@ def change(extraction: ModelExtraction, part: str, **changes: Any) -> ModelExtra
 def inverted(decision: Decision) -> Decision:
     """The other decision: the classic Upheld/Overturned mistake."""
     return Decision.OVERTURNED if decision is Decision.UPHELD else Decision.UPHELD
+
+
+def faithful_narrative(anchors: Anchors, group: Sequence[int] | None = None) -> ModelNarrative:
+    """A narrative answer a careful reader would give: the rules' phrases and reasons."""
+    from imr_llm.letter.clinical import find_clinical
+
+    found = find_clinical(anchors.norm, anchors.sections.clinical)
+    indices = list(range(len(anchors.items))) if group is None else list(group)
+    items = []
+    for i in indices:
+        a = anchors.items[i]
+        items.append(NarrativeItem(
+            decision=a.decision.value,
+            quantity=a.quantity.value[0] if a.quantity else None,
+            why=rationale_summary(a) or "The records did not support the request.",
+        ))
+    return ModelNarrative(
+        diagnoses=[p.value for p in found.diagnoses],
+        body_parts=[p.value for p in found.body_parts],
+        prior_treatments=[p.value for p in found.prior_treatments],
+        clinical_summary="",
+        items=items,
+    )

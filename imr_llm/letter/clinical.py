@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from imr_llm.letter.injection import instruction_spans
 from imr_llm.letter.normalize import NormalizedText
 
 Span = tuple[int, int]
@@ -260,7 +261,11 @@ def _listed(body: _Body, cue: re.Pattern[str], accept: re.Pattern[str] | None) -
     text = body.text
     out: list[_Located] = []
     seen: set[str] = set()
+    blocked = [(body.start + s, body.start + e)
+               for s, e in instruction_spans(text[body.start : body.end])]
     for m in cue.finditer(text, body.start, body.end):
+        if any(s <= m.start() < e for s, e in blocked):
+            continue  # an instruction planted in the letter is not a statement about the patient
         stop = _SENTENCE_END.search(text, m.end(), body.end)
         end = stop.start() if stop else body.end
         if end - m.end() > 600:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from imr_llm.letter.injection import instruction_spans
+
 MAX_WORDS: Final = 50
 MAX_SENTENCES: Final = 2
 
@@ -97,7 +99,8 @@ def case_reason(rationale: str) -> str | None:
     """The rationale's case-specific reason: 1-2 sentences, at most 50 words; None if none."""
     parts = [_CITATION_TAIL.sub("", _LEADING.sub("", s)).strip()
              for s in split_sentences(rationale)]
-    scored = [(sentence_score(s), i, s) for i, s in enumerate(parts) if s]
+    scored = [(sentence_score(s), i, s) for i, s in enumerate(parts)
+              if s and not instruction_spans(s)]  # a planted instruction is never the reason
     good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))
     if not good:
         return None

@@ -179,6 +179,8 @@ class OpenAICompatibleClient:
         user: str,
         response_model: type[BaseModel],
         context: dict[str, Any],
+        *,
+        reasks: int | None = None,
     ) -> CallResult:
         usage = Usage()
         texts: list[str] = []
@@ -218,7 +220,7 @@ class OpenAICompatibleClient:
                 messages=[{"role": "system", "content": system},
                           {"role": "user", "content": user}],
                 response_model=response_model,
-                max_retries=self.settings.reask_attempts,
+                max_retries=self.settings.reask_attempts if reasks is None else reasks,
                 context=context,
                 hooks=hooks,
                 **kwargs,

@@ -9,6 +9,7 @@ and records every disagreement as a finding.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -321,8 +322,11 @@ def _narrative_call(
     cache: ModelCache | None, replay: bool, get_client: Callable[[], ModelClient],
 ) -> tuple[NarrativeOutput, bool]:
     reasks = min(settings.reask_attempts, 1)  # a bad reason is reasked once, then replaced
+    prompt = load_prompt(NARRATIVE_PROMPT)
     params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens,
-              "reask_attempts": reasks}
+              "reask_attempts": reasks,
+              # the template's own hash too: a prompt edited in place can never hit old answers
+              "prompt_sha": hashlib.sha256((prompt.system + prompt.user).encode()).hexdigest()[:16]}
     part = f"narrative{group[0]}-{group[-1]}"
 
     def key_for(model: str | None) -> str:
@@ -343,10 +347,10 @@ def _narrative_call(
     if replay:
         raise ConfigError(f"{loaded.name}: --replay found no cached model output: run once "
                           "without --replay first")
-    system, user = load_prompt(NARRATIVE_PROMPT).render(**prompt_values(anchors, group))
+    system, user = prompt.render(**prompt_values(anchors, group))
     context = {"expected": expected_for(anchors, group, loaded.text), "item_count": len(group),
-               "planted": planted_sentences(loaded.text), "reask_attempts": reasks}
-    result = get_client().structured(system, user, ValidatedNarrative, context)
+               "planted": planted_sentences(loaded.text)}
+    result = get_client().structured(system, user, ValidatedNarrative, context, reasks=reasks)
     narrative = (ModelNarrative.model_validate(result.parsed.model_dump())
                  if result.parsed is not None else _lenient_narrative(result.raw_text))
     out = NarrativeOutput(group=group, narrative=narrative, validated=result.parsed is not None,

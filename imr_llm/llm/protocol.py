@@ -34,4 +34,6 @@ class ModelClient(Protocol):
         user: str,
         response_model: type[BaseModel],
         context: dict[str, Any],
+        *,
+        reasks: int | None = None,  # validation reasks for this call; None: the client's own
     ) -> CallResult: ...

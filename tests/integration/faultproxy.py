@@ -36,7 +36,8 @@ class Seen:
 class FaultProxy:
     upstream: str  # e.g. http://127.0.0.1:8765 (no /v1)
     faults: deque[str] = field(default_factory=deque)
-    seen: list[Seen] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)  # model calls (POST), faults applied
+    probes: list[Seen] = field(default_factory=list)  # GETs (e.g. /v1/models), passed through
     retry_after: str = "0"
     stall_s: float = 30.0
     server: ThreadingHTTPServer | None = None
@@ -50,6 +51,7 @@ class FaultProxy:
         self.faults.clear()
         self.faults.extend(faults)
         self.seen.clear()
+        self.probes.clear()
 
     def forwarded(self) -> int:
         return sum(1 for s in self.seen if s.fault == "pass")
@@ -74,7 +76,8 @@ class FaultProxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                fault = proxy.faults.popleft() if proxy.faults else "pass"
+                probe = self.command != "POST"  # what-do-you-serve questions: never faulted
+                fault = "pass" if probe or not proxy.faults else proxy.faults.popleft()
                 if fault == "stall":
                     proxy.seen.append(Seen(self.path, fault, 0))
                     time.sleep(proxy.stall_s)
@@ -94,7 +97,7 @@ class FaultProxy:
                         data, status = r.read(), r.status
                 except urllib.error.HTTPError as e:
                     data, status = e.read(), e.code
-                proxy.seen.append(Seen(self.path, "pass", status))
+                (proxy.probes if probe else proxy.seen).append(Seen(self.path, "pass", status))
                 self._send(status, data, JSON_CT)
 
             do_GET = _handle

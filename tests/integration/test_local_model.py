@@ -88,17 +88,18 @@ def test_a_500_is_retried_and_the_call_succeeds(proxy, tmp_path, model_env):
     assert "boom" not in json.dumps(json.loads(res.stdout)["findings"])
 
 
-def test_a_stalled_server_times_out_after_bounded_attempts(proxy, tmp_path, model_env):
-    """Requests that never answer: 4 attempts, then one line naming the timeout, exit 1."""
+def test_a_stalled_local_server_is_not_sent_the_request_again(proxy, tmp_path, model_env):
+    """A local server that does not answer in time is still working: one attempt, one line."""
     proxy.stall_s = 5
     proxy.script("stall", "stall", "stall", "stall")
     res = imr(*summarize_cmd(EXAMPLE, proxy.base_url, tmp_path, "--no-cache", "--timeout", "1"),
               env=model_env)
     assert res.returncode == 1
     err = res.stderr.strip()
-    assert err.startswith("imr-llm: error: model endpoint timed out after retries")
+    assert err.startswith("imr-llm: error: the local model did not answer within 1 s")
+    assert "--timeout" in err
     assert "\n" not in err and "Traceback" not in err
-    assert [s.fault for s in proxy.seen] == ["stall"] * 4
+    assert [s.fault for s in proxy.seen] == ["stall"]  # never queued a second time
 
 
 @pytest.mark.parametrize("fault", ["garbage", "truncated"])
