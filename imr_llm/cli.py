@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--gold", default="evals/gold", help="folder of gold JSON (same stems)")
     e.add_argument("--narrative", default=None, help="folder of narrative gold JSON "
                    "(shared/NARRATIVE.md; default: evals/narrative beside --gold)")
+    e.add_argument("--narrative-only", action="store_true",
+                   help="only the letters that have narrative gold")
     e.add_argument("--out", default=None, help="folder for run.json, report.md, report.html")
     e.add_argument("--baseline", help="a run.json to gate against")
     e.add_argument("--bless", action="store_true", help="write this run as the approved baseline")

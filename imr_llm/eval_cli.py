@@ -69,14 +69,15 @@ def versions(settings: Settings) -> dict[str, Any]:
 def evaluate(
     letters: Path, gold: Path, settings: Settings, *, replay: bool = False,
     limit: int | None = None, progress: Progress | None = None,
-    narrative: Path | None = None,
+    narrative: Path | None = None, narrative_only: bool = False,
 ) -> evalrun.EvalRun:
     """`evaluation.run.run_eval` with the configured backend wired in."""
     if narrative is None and (gold.parent / "narrative").is_dir():
         narrative = gold.parent / "narrative"  # evals/gold -> evals/narrative
     return evalrun.run_eval(letters, gold, settings, predict=predictor(settings, replay=replay),
                             versions=versions(settings), replay=replay, limit=limit,
-                            progress=progress, narrative=narrative)
+                            progress=progress, narrative=narrative,
+                            narrative_only=narrative_only)
 
 
 def run_eval(
@@ -145,7 +146,8 @@ def run_eval_cli(args: argparse.Namespace, settings: Settings) -> int:
         narrative = getattr(args, "narrative", None)
         result = evaluate(Path(args.letters), Path(args.gold), settings, replay=args.replay,
                           limit=args.limit, progress=tick,
-                          narrative=Path(narrative) if narrative else None)
+                          narrative=Path(narrative) if narrative else None,
+                          narrative_only=bool(getattr(args, "narrative_only", False)))
     run, texts = result.run, result.texts
     run["headline"] = headline(run["totals"])
     if "raw_totals" in run:

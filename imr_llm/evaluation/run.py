@@ -60,6 +60,7 @@ def run_eval(
     letters: Path, gold: Path, settings: Settings, *, predict: Predict,
     versions: Mapping[str, Any], replay: bool = False, limit: int | None = None,
     progress: Progress | None = None, narrative: Path | None = None,
+    narrative_only: bool = False,
 ) -> EvalRun:
     """Predict and score every paired letter; `versions` (prompt, schema) go into run.json.
 
@@ -67,6 +68,8 @@ def run_eval(
     narrative score: diagnoses, body parts, key facts of each `why`, grounding.
     """
     pairs, orphans = pair_letters(letters, gold)
+    if narrative_only and narrative is not None:
+        pairs = [p for p in pairs if (narrative / f"{p[0]}.json").is_file()]
     if limit:
         pairs = pairs[:limit]
     if not pairs:
@@ -138,7 +141,7 @@ def run_eval(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": {"backend": settings.resolved_backend(), "model": settings.model,
                    "base_url": settings.base_url, "letters": str(letters), "gold": str(gold),
-                   "replay": replay, "limit": limit},
+                   "replay": replay, "limit": limit, "narrative_only": narrative_only},
         "versions": {"imr_llm": __version__, "python": platform.python_version(), **versions},
         "letters": per_letter,
         "orphan_gold": orphans,
