@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imr_llm.evaluation.metrics import headline
+from imr_llm.evaluation.narrative import MAX_DROP
 from imr_llm.render.evaldiff import (
     FIELD_ORDER,
     bad_details,
@@ -439,7 +440,7 @@ class _Report:
         failed = bool(gn.get("failed"))
         lead = (f"{NARRATIVE_TITLE}: " + ("worse than the baseline." if failed else
                 "no worse than the baseline."))
-        return {"failed": failed, "lead": lead,
+        return {"failed": failed, "lead": lead, "max_drop": f"{100 * MAX_DROP:g}",
                 "lines": [{"regressed": r, "text": t} for r, t in narrative_gate_lines(gn)]}
 
     def change(self, c: Mapping[str, Any]) -> Json:
