@@ -15,7 +15,16 @@ from imr_llm.evaluation.normalise import GOOD
 from imr_llm.render.format import clip, format_us_date, plural, slug
 from imr_llm.render.highlight import Highlight, field_anchor, highlight_letter
 
-__all__ = ["FIELD_ORDER", "bad_details", "field_name", "letter_diff", "letter_id", "needs_diff"]
+__all__ = [
+    "FIELD_ORDER",
+    "bad_details",
+    "field_name",
+    "letter_diff",
+    "letter_id",
+    "narrative_diff",
+    "narrative_gaps",
+    "needs_diff",
+]
 
 Json = dict[str, Any]
 
@@ -193,6 +202,8 @@ def letter_diff(stem: str, rec: Mapping[str, Any], text: str | None) -> Json:
         names = list(dict.fromkeys(field_name(d.get("field", "")) for d in details))
     problems = (score.get("provenance") or {}).get("problems") or []
     raw_score = rec.get("raw_score")
+    raw_narrative = rec.get("raw_narrative")
+    anchored = needs_diff(rec)  # a letter here for its narrative alone shows no letter text
     return {
         "id": anchor_id, "stem": stem, "source": rec.get("letter"),
         "error": (error.get("type", "error"), error.get("message", "")) if error else None,
@@ -202,8 +213,11 @@ def letter_diff(stem: str, rec: Mapping[str, Any], text: str | None) -> Json:
         "n_details": len(details), "rows": rows,
         "problems": problems[:5], "more_problems": len(problems) > 5,
         "raw_off": None if raw_score is None else plural(len(bad_details(raw_score)), "value"),
-        "letter": None if text is None else highlight_letter(text, marks),
+        "letter": None if text is None or not anchored else highlight_letter(text, marks),
         "has_marks": bool(marks),
+        "narrative": narrative_diff(rec),
+        "raw_gaps": None if not isinstance(raw_narrative, Mapping) else
+        narrative_gaps({"narrative": raw_narrative}),
     }
 
 
@@ -237,4 +251,102 @@ def _diff_row(d: Mapping[str, Any], rec: Mapping[str, Any], text: str | None,
         "gold": _shown_value(path, d.get("gold")), "pred": _shown_value(path, d.get("pred")),
         "snippet": snippet, "anchor": anchor, "via": via,
         "no_text": text is None and d.get("pred") is not None,
+    }
+
+
+# --- the narrative half (shared/NARRATIVE.md) -------------------------------------------------
+
+#: At most this many phrases per list, and items per letter, in a letter's narrative diff.
+NARRATIVE_CAP = 5
+
+
+def narrative_gaps(record: Mapping[str, Any]) -> int:
+    """How far a letter's narrative is from its labels: phrases missed or added, key facts
+    missed, values not tied to the letter. 0 when it matches or has no narrative score.
+
+    Counts only, so a baseline's compact narrative scores (no phrase lists) count too.
+    """
+    n = record.get("narrative")
+    if not isinstance(n, Mapping):
+        return 0
+    gaps = 0
+    for name in ("diagnoses", "body_parts"):
+        part = n.get(name) or {}
+        m = int(part.get("matched") or 0)
+        gaps += int(part.get("gold") or 0) - m + int(part.get("predicted") or 0) - m
+    why = n.get("why") or {}
+    gaps += int(why.get("groups") or 0) - int(why.get("found") or 0)
+    grounding = n.get("grounding") or {}
+    gaps += int(grounding.get("values") or 0) - int(grounding.get("grounded") or 0)
+    return max(gaps, 0)
+
+
+def _capped(values: Any, cap: int = NARRATIVE_CAP) -> tuple[list[str], int]:
+    """Up to `cap` phrases, clipped, and how many more there are."""
+    shown = [clip(str(v), 90) for v in (values or [])]
+    return shown[:cap], max(0, len(shown) - cap)
+
+
+def _phrase_diff(part: Mapping[str, Any]) -> Json | None:
+    missed, missed_more = _capped(part.get("missed"))
+    extra, extra_more = _capped(part.get("extra"))
+    m = int(part.get("matched") or 0)
+    n_missed, n_extra = int(part.get("gold") or 0) - m, int(part.get("predicted") or 0) - m
+    if not (n_missed or n_extra):
+        return None
+    return {"missed": missed, "missed_more": missed_more, "n_missed": n_missed,
+            "extra": extra, "extra_more": extra_more, "n_extra": n_extra,
+            "counts": f"{m} of {part.get('gold', 0)} labeled found, "
+                      f"{part.get('predicted', 0)} reported"}
+
+
+def _fact_words(group: Any) -> str:
+    """A key-fact group as people read it: its phrases, any of which counts."""
+    phrases = [str(p) for p in group] if isinstance(group, (list, tuple)) else [str(group)]
+    return " / ".join(f"“{p}”" for p in phrases[:4]) + (" …" if len(phrases) > 4 else "")
+
+
+def _why_rows(per_item: Any, rec: Mapping[str, Any]) -> list[Json]:
+    pred_items = (rec.get("prediction") or {}).get("items") or []
+    rows = []
+    for it in per_item or []:
+        if not isinstance(it, Mapping) or not it.get("missed"):
+            continue
+        gi, pi = int(it.get("gold") or 0), it.get("pred")
+        pitem = pred_items[pi] if isinstance(pi, int) and 0 <= pi < len(pred_items) and \
+            isinstance(pred_items[pi], Mapping) else None
+        service = (pitem or {}).get("service")
+        said = (pitem or {}).get("rationale_summary")
+        rows.append({
+            "item": f"item {gi + 1}" + (f": {clip(str(service), 70)}" if service else ""),
+            "found": f"{it.get('found', 0)} of {it.get('facts', 0)} key facts stated",
+            "missed": [_fact_words(g) for g in it["missed"][:NARRATIVE_CAP]],
+            "said": clip(str(said), 220) if said else None,
+            "no_item": pitem is None,
+        })
+    return rows
+
+
+def narrative_diff(rec: Mapping[str, Any]) -> Json | None:
+    """What a letter's narrative missed or added against its labels; None when it matches."""
+    if not narrative_gaps(rec):
+        return None
+    n: Mapping[str, Any] = rec.get("narrative") or {}
+    why = n.get("why") or {}
+    rows = _why_rows(why.get("per_item"), rec)
+    ungrounded, ungrounded_more = _capped((n.get("grounding") or {}).get("ungrounded"))
+    grounding = n.get("grounding") or {}
+    not_tied = int(grounding.get("values") or 0) - int(grounding.get("grounded") or 0)
+    return {
+        "diagnoses": _phrase_diff(n.get("diagnoses") or {}),
+        "body_parts": _phrase_diff(n.get("body_parts") or {}),
+        "why": rows[:NARRATIVE_CAP], "why_more": max(0, len(rows) - NARRATIVE_CAP),
+        "why_counts": (f"{why.get('found', 0)} of {why.get('groups', 0)} key facts stated"
+                       if int(why.get("groups") or 0) > int(why.get("found") or 0) else None),
+        "ungrounded": ungrounded, "ungrounded_more": ungrounded_more, "not_tied": not_tied,
+        "what": ", ".join(w for w, on in (
+            ("diagnoses", _phrase_diff(n.get("diagnoses") or {})),
+            ("body parts", _phrase_diff(n.get("body_parts") or {})),
+            ("key facts", int(why.get("groups") or 0) > int(why.get("found") or 0)),
+            ("not tied to the letter", not_tied > 0)) if on),
     }

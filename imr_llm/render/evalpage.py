@@ -15,18 +15,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from imr_llm.evaluation.metrics import headline
+from imr_llm.evaluation.narrative import MAX_DROP
 from imr_llm.render.evaldiff import (
     FIELD_ORDER,
     bad_details,
     field_name,
     letter_diff,
     letter_id,
+    narrative_gaps,
     needs_diff,
 )
 from imr_llm.render.format import percent, plural
 from imr_llm.render.templating import css, render
 
-__all__ = ["eval_report_html", "run_headline"]
+__all__ = [
+    "NARRATIVE_TITLE",
+    "eval_report_html",
+    "narrative_gate_lines",
+    "narrative_lines",
+    "run_headline",
+    "side_by_side",
+]
 
 Json = dict[str, Any]
 
@@ -124,6 +133,191 @@ def _yes(v: Any) -> str:
     return "n/a" if v is None else "yes" if v else "no"
 
 
+# --- the narrative half: what the worker is treated for, and why (shared/NARRATIVE.md) --------
+
+NARRATIVE_TITLE = "What the worker is treated for, and why"
+
+
+def _found_line(what: str, part: Mapping[str, Any], letters: int) -> str:
+    """'Diagnoses found: 150 of 164 the labels list (91.5%); 96.8% of the 155 ... are right.'"""
+    gold, pred, matched = (int(part.get(k) or 0) for k in ("gold", "predicted", "matched"))
+    if gold:
+        s = (f"{what.capitalize()} found: {matched} of {gold} the labels list "
+             f"({percent(part.get('recall'))})")
+    else:
+        s = f"{what.capitalize()}: the labels list none"
+    if pred:
+        s += (f"; {percent(part.get('precision'))} of the {pred} {what} the system reported "
+              "are right")
+    else:
+        s += f"; the system reported no {what}"
+    right = part.get("letters_right")
+    if right is not None and letters:
+        s += f". All {what} right in {right} of {plural(letters, 'letter')}"
+    return s + "."
+
+
+def _why_line(why: Mapping[str, Any]) -> str:
+    groups, items = int(why.get("groups") or 0), int(why.get("items") or 0)
+    if not groups:
+        return "The reviewer's reason: the labels give no key facts to look for."
+    return (f"The reviewer's reason: the summary states {why.get('found', 0)} of {groups} key "
+            f"facts ({percent(why.get('recall'))}); every key fact in "
+            f"{why.get('items_all_found', 0)} of {plural(items, 'item')}.")
+
+
+def _grounding_line(g: Mapping[str, Any]) -> str:
+    values, grounded = int(g.get("values") or 0), int(g.get("grounded") or 0)
+    if not values:
+        return ("No diagnosis, body part or prior treatment was shown, so none needs a place in "
+                "the letter.")
+    if grounded == values:
+        return ("Every diagnosis, body part and prior treatment shown is tied to the place in "
+                f"the letter that says it: {grounded} of {values}.")
+    return (f"Diagnoses, body parts and prior treatments tied to the place in the letter that "
+            f"says them: {grounded} of {values} ({percent(g.get('rate'))}); "
+            f"{plural(values - grounded, 'value is', 'values are')} not, and each is a defect.")
+
+
+def narrative_lines(nt: Mapping[str, Any]) -> list[str]:
+    """The narrative totals in plain sentences for a claims analyst, one per measure."""
+    letters = int(nt.get("letters") or 0)
+    return [_found_line("diagnoses", nt.get("diagnoses") or {}, letters),
+            _found_line("body parts", nt.get("body_parts") or {}, letters),
+            _why_line(nt.get("why") or {}), _grounding_line(nt.get("grounding") or {})]
+
+
+def _narrative_measures(nt: Mapping[str, Any] | None) -> dict[str, tuple[float | None, str]]:
+    """(value, counts) of each narrative card, by key; empty without narrative totals."""
+    if not nt:
+        return {}
+    d, b = nt.get("diagnoses") or {}, nt.get("body_parts") or {}
+    w, g = nt.get("why") or {}, nt.get("grounding") or {}
+    return {
+        "diagnoses_f1": (d.get("f1"), f"{d.get('matched', 0)} matched · {d.get('gold', 0)} "
+                                      f"labeled · {d.get('predicted', 0)} reported"),
+        "body_parts_f1": (b.get("f1"), f"{b.get('matched', 0)} matched · {b.get('gold', 0)} "
+                                       f"labeled · {b.get('predicted', 0)} reported"),
+        "why_recall": (w.get("recall"), f"{w.get('found', 0)} of {w.get('groups', 0)}"),
+        "grounded_rate": (g.get("rate"), f"{g.get('grounded', 0)} of {g.get('values', 0)}"),
+    }
+
+
+_NARRATIVE_CARDS: tuple[tuple[str, str, str], ...] = (
+    ("diagnoses_f1", "Diagnoses (F1)", "finds the labeled diagnoses and reports only real ones"),
+    ("body_parts_f1", "Body parts (F1)", "the same for the regions injured or treated"),
+    ("why_recall", "Key facts of the reasons",
+     "facts each decision rests on that the summary states"),
+    ("grounded_rate", "Tied to the letter",
+     "diagnoses, body parts, prior treatments with a place in the letter"),
+)
+
+# Rows of the side-by-side table: the narrative measures, from the narrative totals.
+_NARRATIVE_ROWS: tuple[tuple[str, str, Callable[[Mapping[str, Any]], Any]], ...] = (
+    ("diagnoses_f1", "Diagnoses (F1)", lambda nt: (nt.get("diagnoses") or {}).get("f1")),
+    ("diagnoses_recall", "Labeled diagnoses found (recall)",
+     lambda nt: (nt.get("diagnoses") or {}).get("recall")),
+    ("diagnoses_precision", "Reported diagnoses that are right (precision)",
+     lambda nt: (nt.get("diagnoses") or {}).get("precision")),
+    ("body_parts_f1", "Body parts (F1)", lambda nt: (nt.get("body_parts") or {}).get("f1")),
+    ("why_recall", "Key facts of the reasons stated",
+     lambda nt: (nt.get("why") or {}).get("recall")),
+    ("why_items_all", "Items with every key fact stated",
+     lambda nt: (nt.get("why") or {}).get("items_all_rate")),
+    ("grounded_rate", "Values tied to the letter",
+     lambda nt: (nt.get("grounding") or {}).get("rate")),
+)
+
+SIDE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Rules", "the offline rules backend on the same letters: no model, read from the letter's "
+              "own lines"),
+    ("Raw model", "what the model returned, before imr_llm checked it against the letter"),
+    ("Validated model", "the model's answer after imr_llm's checks: what a user gets"),
+)
+
+
+def _is_model_run(run: Mapping[str, Any]) -> bool:
+    cfg = run.get("config") or {}
+    return cfg.get("backend") == "llm" or any(
+        run.get(k) for k in ("raw_headline", "raw_totals", "rules_headline", "rules_totals"))
+
+
+def _side_headline(run: Mapping[str, Any], prefix: str) -> Mapping[str, Any] | None:
+    given = run.get(f"{prefix}headline")
+    if given:
+        return dict(given)
+    totals = run.get(f"{prefix}totals")
+    return headline(totals) if totals else None
+
+
+def side_by_side(run: Mapping[str, Any]) -> Json | None:
+    """Rules · raw model · validated model, row by row; None for a run without a model.
+
+    Rows: the anchored headline numbers, then the narrative ones; a column the run does not
+    have shows "n/a".
+    """
+    if not _is_model_run(run):
+        return None
+    heads = [_side_headline(run, "rules_"), _side_headline(run, "raw_"), run_headline(run)]
+    narrs = [run.get("rules_narrative_totals"), run.get("raw_narrative_totals"),
+             run.get("narrative_totals")]
+    keys = [k for k, *_ in _METRICS]
+    keys += [k for h in heads if h for k in h if k not in keys and k != "letters"]
+    titles = {k: t for k, t, *_ in _METRICS}
+    anchored = [
+        {"key": k, "name": titles.get(k, k.replace("_", " ").capitalize()),
+         "cells": [percent(h.get(k)) if h else "n/a" for h in heads]}
+        for k in keys if any(h and k in h for h in heads)
+    ]
+    narrative = [
+        {"key": k, "name": name, "cells": [percent(get(nt)) if nt else "n/a" for nt in narrs]}
+        for k, name, get in _NARRATIVE_ROWS
+    ] if any(narrs) else []
+    letters = [h.get("letters") if h else None for h in heads]
+    return {"columns": SIDE_COLUMNS, "anchored": anchored, "narrative": narrative,
+            "letters": ["n/a" if n is None else str(n) for n in letters],
+            "narrative_letters": ["n/a" if not nt else str(nt.get("letters", "n/a"))
+                                  for nt in narrs]}
+
+
+_GATE_METRICS = (("diagnoses", "Diagnoses (F1)"), ("body_parts", "Body parts (F1)"),
+                 ("why", "Key facts of the reasons"), ("grounding", "Values tied to the letter"))
+
+
+def _gate_line(name: str, r: Mapping[str, Any]) -> str:
+    before, after = r.get("before"), r.get("after")
+    worse, better = int(r.get("worse") or 0), int(r.get("better") or 0)
+    s = (f"{name}: {percent(before)} in the baseline, {percent(after)} now, over "
+         f"{plural(int(r.get('letters') or 0), 'letter')} ({worse} worse, {better} better; "
+         f"p = {_p_value(r.get('p_value'))}): ")
+    if r.get("regressed"):
+        return s + "got worse, so the gate fails."
+    if before is None or after is None or abs(after - before) < 1e-9:
+        return s + "no change."
+    if after > before:
+        return s + "better."
+    return s + "slightly lower, but within what chance and the allowed drift explain: ok."
+
+
+def narrative_gate_lines(gate_narrative: Mapping[str, Any]) -> list[tuple[bool, str]]:
+    """(regressed, plain sentence) per narrative metric of the gate."""
+    metrics = gate_narrative.get("metrics") or {}
+    return [(bool(metrics[k].get("regressed")), _gate_line(name, metrics[k]))
+            for k, name in _GATE_METRICS if k in metrics]
+
+
+def _card(key: str, title: str, what: str, v: float | None, sub: str, *, raw: bool,
+          raw_value: float | None) -> Json:
+    """One headline card: the value, and the raw model's beside it when the run has one."""
+    return {
+        "key": key, "tier": _tier(v), "title": title, "what": what, "sub": sub,
+        "value": percent(v),
+        "raw": percent(raw_value) if raw else None,
+        "lift": _lift(raw_value, v) if raw else None,
+        "bar": f"{100 * v:.1f}" if isinstance(v, (int, float)) else None,
+    }
+
+
 # --- the page --------------------------------------------------------------------------------
 
 
@@ -148,6 +342,11 @@ class _Report:
         self.letters: Mapping[str, Any] = run.get("letters") or {}
         self.bad = sorted(((stem, rec) for stem, rec in self.letters.items() if needs_diff(rec)),
                           key=_letter_order)
+        # Letters here for their narrative alone: after the anchored ones, most gaps first.
+        self.narrative_only = sorted(
+            ((stem, rec) for stem, rec in self.letters.items()
+             if not needs_diff(rec) and narrative_gaps(rec)),
+            key=lambda kv: (-narrative_gaps(kv[1]), kv[0]))
 
     def head(self) -> Json:
         cfg = self.run.get("config", {})
@@ -156,6 +355,8 @@ class _Report:
             badge = ("bad", "Gate failed")
         elif self.bad:
             badge = ("warn", f"{plural(len(self.bad), 'letter')} to check")
+        elif self.narrative_only:
+            badge = ("warn", f"{plural(len(self.narrative_only), 'narrative')} to check")
         else:
             badge = ("ok", "All letters right")
         who = str(cfg.get("backend", "?")) + " backend"
@@ -229,7 +430,18 @@ class _Report:
             "tests": [self.test(field, r) for field, r in
                       sorted(tests.items(), key=lambda kv: FIELD_ORDER.get(kv[0], 99))],
             "alpha": g.get("alpha"),
+            "narrative": self.gate_narrative(g.get("narrative")),
         }
+
+    @staticmethod
+    def gate_narrative(gn: Mapping[str, Any] | None) -> Json | None:
+        if not gn:
+            return None
+        failed = bool(gn.get("failed"))
+        lead = (f"{NARRATIVE_TITLE}: " + ("worse than the baseline." if failed else
+                "no worse than the baseline."))
+        return {"failed": failed, "lead": lead, "max_drop": f"{100 * MAX_DROP:g}",
+                "lines": [{"regressed": r, "text": t} for r, t in narrative_gate_lines(gn)]}
 
     def change(self, c: Mapping[str, Any]) -> Json:
         stem = str(c.get("letter", ""))
@@ -261,17 +473,27 @@ class _Report:
         return [self.card(*m) for m in metrics if m[0] in self.h]
 
     def card(self, key: str, title: str, what: str, counter: _Counter | None) -> Json:
-        v = self.h.get(key)
         counts = counter(self.t) if counter else None
-        rv = self.raw.get(key) if self.raw is not None else None
-        return {
-            "key": key, "tier": _tier(v), "title": title, "what": what,
-            "sub": f"{counts[0]} of {counts[1]}" if counts else "",
-            "value": percent(v),
-            "raw": None if self.raw is None else percent(rv),
-            "lift": None if self.raw is None else _lift(rv, v),
-            "bar": f"{100 * v:.1f}" if isinstance(v, (int, float)) else None,
-        }
+        return _card(key, title, what, self.h.get(key),
+                     f"{counts[0]} of {counts[1]}" if counts else "",
+                     raw=self.raw is not None,
+                     raw_value=self.raw.get(key) if self.raw is not None else None)
+
+    def narrative(self) -> Json | None:
+        nt = self.run.get("narrative_totals")
+        if not nt:
+            return None
+        raw_nt = self.run.get("raw_narrative_totals")
+        mine, raws = _narrative_measures(nt), _narrative_measures(raw_nt)
+        cards = [_card(key, title, what, mine[key][0], mine[key][1], raw=bool(raw_nt),
+                       raw_value=raws.get(key, (None, ""))[0])
+                 for key, title, what in _NARRATIVE_CARDS]
+        n = int(nt.get("letters") or 0)
+        return {"lead": f"On {plural(n, 'letter')} with narrative labels "
+                        "(evals/narrative, read by people):",
+                "lines": narrative_lines(nt), "cards": cards, "has_raw": bool(raw_nt),
+                "to_check": sum(1 for _, rec in [*self.bad, *self.narrative_only]
+                                if narrative_gaps(rec))}
 
     def fields(self) -> list[Json]:
         raw_fields = (self.run.get("raw_totals") or {}).get("fields")
@@ -344,12 +566,16 @@ class _Report:
             title=f"imr_llm eval · {cfg.get('backend', '?')}",
             css=css("base.css", "evalreport.css"),
             head=self.head(), verdict=self.verdict(), gate=self.gate(), cards=self.cards(),
+            narrative=self.narrative(), narrative_title=NARRATIVE_TITLE,
+            sides=side_by_side(self.run),
             has_raw=self.raw is not None, fields=self.fields(),
             has_raw_fields=(self.run.get("raw_totals") or {}).get("fields") is not None,
             confusion=self.confusion(), found=self.found(), usage=self.usage(),
             backend=cfg.get("backend", "?"),
             took=f"{float(elapsed):.1f} s" if isinstance(elapsed, (int, float)) else "n/a",
-            diffs=[letter_diff(stem, rec, self.texts.get(stem)) for stem, rec in self.bad],
+            diffs=[letter_diff(stem, rec, self.texts.get(stem))
+                   for stem, rec in [*self.bad, *self.narrative_only]],
+            n_anchored=len(self.bad),
             n_letters=plural(len(self.letters), "letter"), n_letters_count=len(self.letters),
             versions=" · ".join(f"{k} {v}" for k, v in versions.items() if v is not None),
             orphans=orphans, orphans_count=plural(len(orphans), "label"),

@@ -6,11 +6,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from imr_llm.render.evaldiff import bad_details, needs_diff
-from imr_llm.render.evalpage import eval_report_html, run_headline
-from imr_llm.render.format import pct
+from imr_llm.render.evaldiff import bad_details, narrative_diff, narrative_gaps, needs_diff
+from imr_llm.render.evalpage import (
+    NARRATIVE_TITLE,
+    eval_report_html,
+    narrative_gate_lines,
+    narrative_lines,
+    run_headline,
+    side_by_side,
+)
+from imr_llm.render.format import pct, percent
 
 __all__ = ["eval_report_html", "eval_report_markdown", "needs_diff"]
 
@@ -31,6 +39,7 @@ def eval_report_markdown(run: dict[str, Any]) -> str:
         if raw:
             row += f" {pct(raw.get(k))} |"
         out.append(row)
+    out += _narrative_markdown(run)
     out += ["", "## Fields", "", "| field | correct | wrong | hallucinated | missed | "
             "correct null | precision | recall | halluc. rate |",
             "|---|---|---|---|---|---|---|---|---|"]
@@ -49,6 +58,9 @@ def eval_report_markdown(run: dict[str, Any]) -> str:
     if gate:
         out += ["", "## Gate", "", "**FAILED**" if gate["failed"] else "passed", ""]
         out += [f"- {r}" for r in gate["reasons"]]
+        if gate.get("narrative"):
+            out += ["", f"{NARRATIVE_TITLE}, against the baseline:", ""]
+            out += [f"- {text}" for _, text in narrative_gate_lines(gate["narrative"])]
     out += ["", "## Letters with errors", ""]
     bad = [(k, v) for k, v in run["letters"].items() if needs_diff(v)]
     if not bad:
@@ -60,4 +72,65 @@ def eval_report_markdown(run: dict[str, Any]) -> str:
         for d in bad_details(rec.get("score") or {}):
             out.append(f"- `{stem}` {d['path']}: {d['class']} (gold {d['gold']!r}, "
                        f"predicted {d['pred']!r})")
+    narr = sorted(((k, v) for k, v in run["letters"].items() if narrative_gaps(v)),
+                  key=lambda kv: (-narrative_gaps(kv[1]), kv[0]))
+    if narr:
+        out += ["", f"## Narratives that differ from their labels ({len(narr)} letters)", ""]
+        out += [_narrative_letter(stem, rec) for stem, rec in narr]
     return "\n".join(out) + "\n"
+
+
+def _narrative_markdown(run: Mapping[str, Any]) -> list[str]:
+    """The narrative section and, for a model run, the rules / raw / validated table."""
+    out: list[str] = []
+    nt = run.get("narrative_totals")
+    if nt:
+        out += ["", f"## {NARRATIVE_TITLE}", "",
+                f"On {nt.get('letters', 0)} letters with narrative labels:", ""]
+        out += [f"- {s}" for s in narrative_lines(nt)]
+        d, b = nt.get("diagnoses") or {}, nt.get("body_parts") or {}
+        w, g = nt.get("why") or {}, nt.get("grounding") or {}
+        out += ["", "| measure | value |", "|---|---|",
+                f"| diagnoses F1 | {percent(d.get('f1'))} |",
+                f"| body-part F1 | {percent(b.get('f1'))} |",
+                f"| key-fact recall | {percent(w.get('recall'))} |",
+                f"| items with every key fact | {percent(w.get('items_all_rate'))} |",
+                f"| grounded | {percent(g.get('rate'))} |"]
+    sides = side_by_side(run)
+    if sides is not None:
+        names = [n for n, _ in sides["columns"]]
+        out += ["", "## " + " · ".join(names), ""]
+        out += [f"- **{n}**: {what}." for n, what in sides["columns"]]
+        out += ["", "| measure | " + " | ".join(names) + " |", "|---|" + "---|" * len(names),
+                "| letters | " + " | ".join(sides["letters"]) + " |"]
+        out += [f"| {r['name']} | " + " | ".join(r["cells"]) + " |" for r in sides["anchored"]]
+        if sides["narrative"]:
+            out.append("| narrative letters | " + " | ".join(sides["narrative_letters"]) + " |")
+            out += [f"| {r['name']} | " + " | ".join(r["cells"]) + " |"
+                    for r in sides["narrative"]]
+    return out
+
+
+def _narrative_letter(stem: str, rec: Mapping[str, Any]) -> str:
+    """One line per letter: what its narrative missed or added (lists capped)."""
+    n = narrative_diff(rec) or {}
+    parts = []
+    for key, word in (("diagnoses", "diagnoses"), ("body_parts", "body parts")):
+        p = n.get(key)
+        if not p:
+            continue
+        if p["n_missed"]:
+            parts.append(f"{word} missed: " + "; ".join(p["missed"])
+                         + (f" (+{p['missed_more']} more)" if p["missed_more"] else ""))
+        if p["n_extra"]:
+            parts.append(f"{word} extra: " + "; ".join(p["extra"])
+                         + (f" (+{p['extra_more']} more)" if p["extra_more"] else ""))
+    for w in n.get("why") or []:
+        parts.append(f"{w['item']}: key facts missed: " + "; ".join(w["missed"]))
+    if n.get("why_more"):
+        parts.append(f"+{n['why_more']} more items")
+    if n.get("not_tied"):
+        parts.append(f"{n['not_tied']} not tied to the letter")
+    if not parts:  # a baseline's compact score: counts only
+        parts.append(n.get("why_counts") or n.get("what") or "differs")
+    return f"- `{stem}`: " + " · ".join(parts)

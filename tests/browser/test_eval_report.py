@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from imr_llm.eval_cli import gate, run_eval, write_reports
+from imr_llm.eval_cli import evaluate, gate, run_eval, write_reports
 from imr_llm.evaluation.metrics import headline
 from imr_llm.letter.load import load_letter
 from imr_llm.settings import Settings
 from tests.browser.conftest import OpenPage, needs_chromium
-from tests.helpers import EVAL_LETTERS, GOLD
+from tests.helpers import EVAL_LETTERS, GOLD, ROOT
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -189,3 +189,58 @@ def test_full_page_screenshot_with_a_diff_open(opened: Opened) -> None:
     page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+NARRATIVE = ROOT / "evals" / "narrative"
+
+
+@pytest.fixture(scope="module")
+def narrative_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real rules run over letters with narrative labels, shaped as an llm run (no raw
+    narrative): the page gets the narrative section and the three-column table."""
+    stems = [s for s in STEMS if (NARRATIVE / f"{s}.json").exists()
+             and (EVAL_LETTERS / f"{s}.txt").exists() and (GOLD / f"{s}.json").exists()]
+    if not stems:
+        pytest.skip("no eval letter has narrative gold")
+    root = tmp_path_factory.mktemp("evalnarrative")
+    for d in ("letters", "gold", "narrative"):
+        (root / d).mkdir()
+    for stem in stems:
+        shutil.copy(EVAL_LETTERS / f"{stem}.txt", root / "letters")
+        shutil.copy(GOLD / f"{stem}.json", root / "gold")
+        shutil.copy(NARRATIVE / f"{stem}.json", root / "narrative")
+    result = evaluate(root / "letters", root / "gold", Settings(backend="rules"))
+    run = result.run
+    assert run.get("narrative_totals"), "the rules run scored no narrative"
+    run["headline"] = headline(run["totals"])
+    run["config"]["backend"], run["config"]["model"] = "llm", "crafted"
+    run["rules_headline"] = dict(run["headline"])
+    run["rules_narrative_totals"] = run["narrative_totals"]
+    run["raw_headline"] = dict(run["headline"])
+    out = root / "out"
+    write_reports(run, out, result.texts)
+    return out
+
+
+def test_narrative_cards_and_three_column_table_are_visible(
+    narrative_report: Path, open_page: OpenPage
+) -> None:
+    """The narrative section's four cards and the Rules · Raw model · Validated table show."""
+    page, errors, _ = open_page(narrative_report / "report.html")
+    narrative = page.locator("section#narrative")
+    narrative.scroll_into_view_if_needed()
+    assert narrative.is_visible()
+    assert "Diagnoses found:" in narrative.inner_text()
+    for key in ("diagnoses_f1", "body_parts_f1", "why_recall", "grounded_rate"):
+        card = narrative.locator(f'.metric[data-metric="{key}"]')
+        assert card.is_visible(), key
+        box = card.bounding_box()
+        assert box is not None and box["width"] > 100 and box["height"] > 50
+    table = page.locator("section#sides table.sides-table")
+    table.scroll_into_view_if_needed()
+    assert table.is_visible()
+    heads = table.locator("thead th").all_inner_texts()
+    assert [h.strip().lower() for h in heads[1:]] == ["rules", "raw model", "validated model"]
+    dx = table.locator('tr[data-row="diagnoses_f1"] td').all_inner_texts()
+    assert dx[1] == "n/a" and dx[0] == dx[2] != "n/a"  # rules == validated here; no raw
+    assert errors == []

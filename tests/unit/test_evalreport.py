@@ -1,4 +1,4 @@
-"""Unit tests of imr_llm.render.evalreport: the HTML eval page from crafted run dicts.."""
+"""Unit tests of imr_llm.render.evalreport: the HTML eval page from crafted run dicts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from imr_llm.evaluation.gate import compare
 from imr_llm.evaluation.metrics import aggregate, headline
+from imr_llm.evaluation.narrative import aggregate_narrative, compare_narrative, score_narrative
 from imr_llm.evaluation.score import score_letter
 from imr_llm.render.evalreport import eval_report_html, eval_report_markdown, needs_diff
 
@@ -280,3 +281,206 @@ def test_markdown_report_still_lists_letters_with_errors() -> None:
     assert f"`{QTY_STEM}` items[0].quantity: wrong (gold 12, predicted 6)" in md
     perfect, _ = make_run(wrong_quantity=False, wrong_decision=False)
     assert "None: every letter fully right." in eval_report_markdown(perfect)
+
+
+# --- the narrative half --------------------------------------------------------------------------
+
+NARRATIVE_TEXT = ("\nDiagnoses: lumbar strain; knee sprain.\n"
+                  "Body parts treated: lower back, right knee.\n")
+NARRATIVE_GOLD: dict[str, Any] = {
+    "diagnoses": ["lumbar strain", "knee sprain"],
+    "body_parts": ["lower back", "right knee"],
+    "items": [
+        {"service": "Physical therapy", "decision": "upheld", "why": "x",
+         "key_facts": [["twice weekly"], ["red flag", "neurologic"]]},
+        {"service": "MRI of the lumbar spine", "decision": "overturned", "why": "x",
+         "key_facts": [["radiculopathy"]]},
+    ],
+}
+GOOD_REASONS = ("Therapy twice weekly exceeds the plan and no red flag is documented.",
+                "Radiculopathy on exam supports the MRI.")
+
+
+def add_narrative(run: dict[str, Any], texts: dict[str, str], *,
+                  off_stem: str | None = GOOD_STEM) -> None:
+    """Narrative gold scores on every letter; `off_stem` misses and adds phrases, and facts."""
+    for stem, rec in run["letters"].items():
+        text = texts[stem] = texts[stem] + NARRATIVE_TEXT
+        pred = rec["prediction"]
+        dx, bp = ["lumbar strain", "knee sprain"], ["lower back", "right knee"]
+        reasons = GOOD_REASONS
+        if stem == off_stem:
+            dx, bp = ["lumbar strain", "shoulder <tendinitis>"], [*bp, "left wrist"]
+            reasons = ("Not medically necessary.", GOOD_REASONS[1])
+        pred["clinical"] = {"diagnoses": dx, "body_parts": bp}
+        for name, values in (("diagnoses", dx), ("body_parts", bp)):
+            for i, v in enumerate(values):
+                if v in text:
+                    start = text.index(v)
+                    pred["provenance"][f"clinical.{name}[{i}]"] = [start, start + len(v)]
+        for item, why in zip(pred["items"], reasons, strict=True):
+            item["rationale_summary"] = why
+        rec["narrative"] = score_narrative(NARRATIVE_GOLD, pred, text)
+    run["narrative_totals"] = aggregate_narrative([r["narrative"] for r in run["letters"].values()])
+
+
+def narrative_run(**kw: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """A run whose anchored values are all right, with narrative scores on every letter."""
+    run, texts = make_run(wrong_quantity=False, wrong_decision=False, **kw)
+    add_narrative(run, texts)
+    return run, texts
+
+
+def section(page: str, section_id: str) -> str:
+    m = re.search(rf'<section class="card [^"]*" id="{section_id}">.*?</section>', page, re.S)
+    assert m, f"no section {section_id}"
+    return m.group(0)
+
+
+def test_narrative_section_speaks_plain_english() -> None:
+    """The narrative section counts diagnoses, body parts, key facts and grounding in words."""
+    run, texts = narrative_run()
+    page = eval_report_html(run, texts)
+    narr = section(page, "narrative")
+    assert "What the worker is treated for, and why" in narr
+    assert ("Diagnoses found: 5 of 6 the labels list (83.3%); 83.3% of the 6 diagnoses the "
+            "system reported are right. All diagnoses right in 2 of 3 letters.") in narr
+    assert "Body parts found: 6 of 6 the labels list (100%); 85.7% of the 7 body parts" in narr
+    assert ("The reviewer&#x27;s reason: the summary states 7 of 9 key facts (77.8%); every key "
+            "fact in 5 of 6 items.") in narr
+    assert ("tied to the place in the letter that says them: 11 of 13 (84.6%); 2 values are "
+            "not, and each is a defect.") in narr
+    for key in ("diagnoses_f1", "body_parts_f1", "why_recall", "grounded_rate"):
+        assert f'data-metric="{key}"' in narr
+    md = eval_report_markdown(run)
+    assert "## What the worker is treated for, and why" in md
+    assert "- Diagnoses found: 5 of 6 the labels list (83.3%)" in md
+    assert "| diagnoses F1 | 83.3% |" in md
+
+
+def test_run_without_narrative_has_no_narrative_section() -> None:
+    """An older run or a baseline with no narrative totals renders without the section."""
+    run, texts = make_run()
+    page = eval_report_html(run, texts)
+    assert 'id="narrative"' not in page and "narrative differs" not in page
+    assert 'id="sides"' not in page
+    md = eval_report_markdown(run)
+    assert "What the worker is treated for" not in md and "Narratives that differ" not in md
+
+
+def test_narrative_differences_are_listed_under_letters_to_check() -> None:
+    """A letter whose narrative differs shows what it missed and added, escaped, without text."""
+    run, texts = narrative_run()
+    page = eval_report_html(run, texts)
+    block = diff_block(page, GOOD_STEM)
+    assert "narrative differs" in block
+    assert "knee sprain" in block and "shoulder &lt;tendinitis&gt;" in block
+    assert "left wrist" in block
+    assert "“twice weekly”" in block and "“red flag” / “neurologic”" in block
+    assert "the summary says: “Not medically necessary.”" in block
+    assert "Not tied to the place in the letter that says it (2)" in block
+    assert '<div class="letter"' not in block
+    assert 'id="letter-' + QTY_STEM not in page  # its narrative matches: no diff
+    assert "1 narrative to check" in page
+    md = eval_report_markdown(run)
+    assert (f"- `{GOOD_STEM}`: diagnoses missed: knee sprain · diagnoses extra: shoulder "
+            "<tendinitis> · body parts extra: left wrist · item 1: Physical therapy <twice> "
+            "weekly & more: key facts missed: “twice weekly”; “red flag” / “neurologic”") in md
+
+
+def test_narrative_lists_are_capped() -> None:
+    """A letter with many missed diagnoses lists five and says how many more."""
+    run, texts = narrative_run()
+    dx = run["letters"][QTY_STEM]["narrative"]["diagnoses"]
+    dx["missed"] = [f"condition {i}" for i in range(8)]
+    dx["gold"] += 8
+    block = diff_block(eval_report_html(run, texts), QTY_STEM)
+    assert "condition 4" in block and "condition 5" not in block
+    assert "and 3 more" in block
+
+
+def test_compact_baseline_narrative_still_renders() -> None:
+    """A baseline keeps narrative counts without phrase lists; its page renders them."""
+    run, texts = narrative_run()
+    for rec in run["letters"].values():
+        n = rec["narrative"]
+        for name in ("diagnoses", "body_parts"):
+            n[name] = {k: n[name][k] for k in ("matched", "gold", "predicted")}
+        n["why"] = {k: n["why"][k] for k in ("groups", "found", "items", "items_all_found")}
+        n["grounding"] = {k: n["grounding"][k] for k in ("values", "grounded")}
+    page = eval_report_html(run, texts)
+    assert "narrative differs" in diff_block(page, GOOD_STEM)
+    assert f"- `{GOOD_STEM}`: " in eval_report_markdown(run)
+
+
+def test_model_run_shows_rules_raw_and_validated_side_by_side() -> None:
+    """An llm run gets the three-column table; a column the run lacks shows n/a."""
+    run, texts = narrative_run(raw=True)
+    rules_headline = dict(run["headline"], all_decisions_right=0.5)
+    run["rules_headline"] = rules_headline
+    run["rules_narrative_totals"] = copy.deepcopy(run["narrative_totals"])
+    run["rules_narrative_totals"]["diagnoses"]["f1"] = 0.25
+    page = eval_report_html(run, texts)
+    sides = section(page, "sides")
+    assert re.search(r"<th[^>]*>Rules</th><th[^>]*>Raw model</th><th[^>]*>Validated model</th>",
+                     sides)
+    assert "<b>Rules</b>: the offline rules backend on the same letters" in sides
+    assert "<b>Raw model</b>: what the model returned, before imr_llm checked it" in sides
+    row = re.search(r'data-row="all_decisions_right">(.*?)</tr>', sides, re.S)
+    assert row is not None
+    assert re.findall(r'<td class="n[^"]*">([^<]*)</td>', row.group(1)) == \
+        ["50.0%", "100%", "100%"]
+    dx = re.search(r'data-row="diagnoses_f1">(.*?)</tr>', sides, re.S)
+    assert dx is not None
+    assert re.findall(r'<td class="n[^"]*">([^<]*)</td>', dx.group(1)) == \
+        ["25.0%", "n/a", "83.3%"]  # no raw narrative totals in this run
+    md = eval_report_markdown(run)
+    assert "| measure | Rules | Raw model | Validated model |" in md
+    assert "| Diagnoses (F1) | 25.0% | n/a | 83.3% |" in md
+
+
+def test_model_run_without_rules_scores_shows_na_for_rules() -> None:
+    """An llm run from before the rules column existed shows n/a under Rules."""
+    run, texts = make_run(raw=True)
+    sides = section(eval_report_html(run, texts), "sides")
+    row = re.search(r'data-row="header_accuracy">(.*?)</tr>', sides, re.S)
+    assert row is not None
+    assert re.findall(r'<td class="n[^"]*">([^<]*)</td>', row.group(1)) == \
+        ["n/a", "50.0%", "100%"]
+    assert 'data-row="diagnoses_f1"' not in sides  # no narrative totals at all
+
+
+def test_narrative_gate_verdict_per_metric_in_plain_words() -> None:
+    """A narrative that got worse than the baseline fails the gate, metric by metric."""
+    run, texts = narrative_run()
+    clean, _ = make_run(wrong_quantity=False, wrong_decision=False)
+    add_narrative(clean, {k: make_text(k) for k in clean["letters"]}, off_stem=None)
+    scores = {k: v["score"] for k, v in run["letters"].items()}
+    run["gate"] = compare(scores, scores)
+    run["gate"]["narrative"] = compare_narrative(
+        {k: v["narrative"] for k, v in clean["letters"].items()},
+        {k: v["narrative"] for k, v in run["letters"].items()})
+    run["gate"]["failed"] = run["gate"]["narrative"]["failed"]
+    assert run["gate"]["failed"]
+    page = eval_report_html(run, texts)
+    gate = section(page, "gate")
+    assert "What the worker is treated for, and why: worse than the baseline." in gate
+    assert re.search(r'<li class="regressed">Diagnoses \(F1\): 100% in the baseline, 83\.3% '
+                     r"now, over 3 letters \(1 worse, 0 better; p = 1\): got worse, so the gate "
+                     r"fails\.</li>", gate)
+    assert '<li class="regressed">Values tied to the letter: 100% in the baseline' in gate
+    md = eval_report_markdown(run)
+    assert "- Key facts of the reasons: 100% in the baseline, 77.8% now" in md
+
+
+def test_narrative_gate_that_held_says_no_change() -> None:
+    """Against an identical baseline every narrative metric reads no change."""
+    run, texts = narrative_run()
+    scores = {k: v["score"] for k, v in run["letters"].items()}
+    narr = {k: v["narrative"] for k, v in run["letters"].items()}
+    run["gate"] = compare(scores, scores)
+    run["gate"]["narrative"] = compare_narrative(narr, narr)
+    gate = section(eval_report_html(run, texts), "gate")
+    assert "What the worker is treated for, and why: no worse than the baseline." in gate
+    assert gate.count("): no change.</li>") == 4
+    assert 'class="regressed"' not in gate
