@@ -37,3 +37,11 @@ class ModelClient(Protocol):
         *,
         reasks: int | None = None,  # validation reasks for this call; None: the client's own
     ) -> CallResult: ...
+
+
+def add_usage(a: Usage, b: Usage) -> Usage:
+    """The sum of two calls' usage."""
+    return Usage(calls=a.calls + b.calls, prompt_tokens=a.prompt_tokens + b.prompt_tokens,
+                 completion_tokens=a.completion_tokens + b.completion_tokens,
+                 total_tokens=a.total_tokens + b.total_tokens,
+                 cost_usd=round(a.cost_usd + b.cost_usd, 8))
