@@ -22,6 +22,7 @@ from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.load import Letter, LetterInput
 from imr_llm.letter.normalize import shorten, squash
 from imr_llm.llm.cache import ModelCache, cache_key
+from imr_llm.llm.calls import client_getter, stamp_elapsed
 from imr_llm.llm.narrative import PROMPT_ID as NARRATIVE_PROMPT
 from imr_llm.llm.prompts import PROMPT_VERSION, load_prompt
 from imr_llm.llm.protocol import ModelClient, add_usage
@@ -190,14 +191,7 @@ def summarize_llm_with_raw(
     usage = Usage()
     outputs: list[GroupOutput] = []
     hits = 0
-    holder: list[ModelClient] = [client] if client is not None else []
-
-    def get_client() -> ModelClient:
-        if not holder:
-            from imr_llm.llm.client import OpenAICompatibleClient
-
-            holder.append(OpenAICompatibleClient(settings))
-        return holder[0]
+    get_client = client_getter(settings, client)
 
     try:
         for group in groups:
@@ -231,10 +225,7 @@ def summarize_llm_with_raw(
     base = summarize_rules(loaded, anchors, meta)
     final = reconcile(outputs, base, loaded.text)
     raw = model_only_summary(outputs, loaded, anchors, meta)
-    elapsed = round(time.perf_counter() - started, 6)
-    final.meta.elapsed_s = elapsed
-    if raw is not None:
-        raw.meta.elapsed_s = elapsed
+    stamp_elapsed(started, final, raw)
     return final, raw
 
 

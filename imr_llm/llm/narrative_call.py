@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable, Iterator
 
 from pydantic import ValidationError
@@ -19,6 +18,7 @@ from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.load import Letter
 from imr_llm.letter.normalize import shorten
 from imr_llm.llm.cache import ModelCache, cache_key
+from imr_llm.llm.calls import client_getter, stamp_elapsed
 from imr_llm.llm.narrative import PROMPT_ID as NARRATIVE_PROMPT
 from imr_llm.llm.narrative import (
     NarrativeOutput,
@@ -44,14 +44,7 @@ def summarize_narrative(
 ) -> tuple[LetterSummary, LetterSummary | None]:
     """The narrative prompt: one call per letter (item groups only past the context window)."""
     cache = ModelCache(settings.cache_dir) if settings.use_cache else None
-    holder: list[ModelClient] = [client] if client is not None else []
-
-    def get_client() -> ModelClient:
-        if not holder:
-            from imr_llm.llm.client import OpenAICompatibleClient
-
-            holder.append(OpenAICompatibleClient(settings))
-        return holder[0]
+    get_client = client_getter(settings, client)
 
     outputs: list[NarrativeOutput] = []
     usage = Usage()
@@ -82,10 +75,7 @@ def summarize_narrative(
     base = summarize_rules(loaded, anchors, meta)
     final = merge_narrative(outputs, base, anchors, loaded.text)
     raw = raw_narrative(outputs, base)
-    elapsed = round(time.perf_counter() - started, 6)
-    final.meta.elapsed_s = elapsed
-    if raw is not None:
-        raw.meta.elapsed_s = elapsed
+    stamp_elapsed(started, final, raw)
     return final, raw
 
 
