@@ -16,11 +16,13 @@ from collections.abc import Iterator
 
 
 def lower_pattern(pattern: str) -> str:
-    """`pattern` with its literal letters lower-cased; an escape's letter (\\S, \\B, \\W) kept."""
+    """`pattern` with its literal letters lower-cased; an escape's letter (\\S, \\B, \\W) and
+    the P of a named group (?P<...>) kept."""
     out: list[str] = []
     escaped = False
-    for ch in pattern:
-        out.append(ch if escaped else ch.lower())
+    for i, ch in enumerate(pattern):
+        keep = escaped or (ch == "P" and pattern[i - 2 : i] == "(?")
+        out.append(ch if keep else ch.lower())
         escaped = not escaped and ch == "\\"
     return "".join(out)
 
