@@ -146,7 +146,7 @@ def normalize(raw: str) -> NormalizedText:
 
 def squash(text: str) -> str:
     """Collapse all whitespace (newlines too) to single spaces and strip."""
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())  # the same as re.sub(r"\s+", " ", text).strip(), faster
 
 
 def shorten(text: str, limit: int = 300) -> str:
