@@ -13,7 +13,6 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
-from functools import cached_property
 
 _BLANK = r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]"
 # Only runs that change are tokens: a bare "\n" or a single space is left inside a copied
@@ -40,11 +39,6 @@ class NormalizedText:
     origins: tuple[int, ...]
     copied: tuple[bool, ...]
     original_length: int
-
-    @cached_property
-    def low(self) -> str | None:
-        """The text lower-cased when it is ASCII, else None (what `fold.Folded` searches)."""
-        return self.text.lower() if self.text.isascii() else None
 
     @cached_property
     def low(self) -> str | None:
