@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -41,7 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = Settings(backend="rules", use_cache=False)
 
 
-def side_by_side(a: Callable[[], object], b: Callable[[], object], rounds: int) -> tuple[float, float]:
+def side_by_side(
+    a: Callable[[], object], b: Callable[[], object], rounds: int
+) -> tuple[float, float]:
     """Best wall time of `a` and of `b` over `rounds` alternating rounds (b first in odd ones)."""
     best_a = best_b = float("inf")
     for r in range(rounds):
@@ -118,11 +121,28 @@ def batch(pdfs: list[Path], rounds: int) -> None:
 
     t1, t2 = side_by_side(run(1), run(2), rounds)
     n = len(paths)
+    # CPU seconds of one run each way: if the workers got less than two cores' worth of CPU
+    # while they ran, other jobs on the machine held the rest, and the wall-clock ratio says so.
+    c1, _ = _cpu(run(1), resource.RUSAGE_SELF)
+    c2, w2 = _cpu(run(2), resource.RUSAGE_CHILDREN)
     print(f"3. batch, {n} PDFs, {len(os.sched_getaffinity(0))} cores allowed, "
           f"best of {rounds} rounds")
-    print(f"   1 worker (in-process)   {n / t1:7.1f} letters/s  ({t1:.2f} s)")
-    print(f"   2 worker processes      {n / t2:7.1f} letters/s  ({t2:.2f} s)")
-    print(f"   RATIO 2 workers / 1 worker: {t1 / t2:.2f}x   (wanted >= 1.8)")
+    print(f"   1 worker (in-process)   {n / t1:7.1f} letters/s  ({t1:.2f} s)  "
+          f"CPU {c1 / n * 1e3:.2f} ms/letter")
+    print(f"   2 worker processes      {n / t2:7.1f} letters/s  ({t2:.2f} s)  "
+          f"CPU {c2 / n * 1e3:.2f} ms/letter (both workers), {c2 / w2:.2f} cores busy")
+    print(f"   RATIO 2 workers / 1 worker: {t1 / t2:.2f}x   (wanted >= 1.8; "
+          f"CPU per letter 2 vs 1 worker: {c2 / c1:.2f}x, load average "
+          f"{os.getloadavg()[0]:.2f})")
+
+
+def _cpu(fn: Callable[[], object], who: int) -> tuple[float, float]:
+    """(CPU seconds of `who`, wall seconds) of one call of `fn`."""
+    before, start = resource.getrusage(who), time.perf_counter()
+    fn()
+    after, wall = resource.getrusage(who), time.perf_counter() - start
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, wall
 
 
 def repeated_items(raw: str, times: int) -> str:
