@@ -112,14 +112,35 @@ def summarize_with_text(
         return rec, None
 
 
-def _worker(path: str, settings: Settings) -> str:
-    record = summarize_record(path, settings)
+#: What a worker sends the parent for one input: the JSON line to write, and the few fields of
+#: that record the parent counts (`brief`), so the parent never parses the line back.
+Done = tuple[str, dict[str, Any]]
+
+
+def brief(record: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a record that `BatchStats.add` and progress read: source, outcome or
+    error, usage."""
+    out: dict[str, Any] = {"source": record.get("source") or {}}
+    if "error" in record:
+        out["error"] = record["error"]
+        return out
+    out["outcome"] = record.get("outcome", "?")
+    out["meta"] = {"usage": (record.get("meta") or {}).get("usage") or {}}
+    return out
+
+
+def _line(record: dict[str, Any]) -> Done:
     line = json.dumps(record, ensure_ascii=False)
     try:
         line.encode("utf-8")
     except UnicodeEncodeError:  # a file name that is not UTF-8 (surrogate-escaped bytes)
         line = json.dumps(record)  # \udcXX escapes: valid JSON, the same path on resume
-    return line
+    return line, brief(record)
+
+
+def _worker(path: str, settings: Settings) -> Done:
+    """One input -> its finished JSON line and the record's brief (runs in a worker)."""
+    return _line(summarize_record(path, settings))
 
 
 def read_done(out: Path) -> set[tuple[str, str | None]]:
@@ -200,7 +221,11 @@ def run_batch(
     on_record: Callable[[dict[str, Any], BatchStats], None] | None = None,
     missing: Iterable[str] = (),
 ) -> BatchStats:
-    """Summarize `paths` into `out` (JSONL), skipping those already recorded there."""
+    """Summarize `paths` into `out` (JSONL), skipping those already recorded there.
+
+    `on_record(rec, stats)` is called after each line is written, with the record's `brief`
+    (source, outcome or error, usage), not the whole record.
+    """
     if out.is_dir():
         raise ConfigError(f"--out {out}: is a directory: pass a file, e.g. {out / 'results.jsonl'}")
     try:
@@ -251,9 +276,9 @@ def run_batch(
                 if on_record:
                     on_record(rec, stats)
             try:
-                for line in _run(todo, settings, workers, llm, stop):
+                # Workers send finished lines: the parent writes each and counts its brief.
+                for line, rec in _run(todo, settings, workers, llm, stop):
                     write(line)
-                    rec = json.loads(line)
                     stats.add(rec)
                     if on_record:
                         on_record(rec, stats)
@@ -280,7 +305,7 @@ def run_batch(
 
 def _run(
     todo: list[str], settings: Settings, workers: int, llm: bool, stop: threading.Event
-) -> Iterator[str]:
+) -> Iterator[Done]:
     if not todo:
         return
     if workers <= 1 and not llm:
@@ -295,7 +320,7 @@ def _run(
         return ProcessPoolExecutor(workers, initializer=_ignore_stop_signals)
 
     pool = new_pool()
-    pending: dict[Future[str], str] = {}
+    pending: dict[Future[Done], str] = {}
     # Model calls cost money: never queue more than are running, so a stop (budget, signal)
     # abandons no paid work. Local work keeps a short queue to hide scheduling gaps.
     cap = workers if llm else workers * 4
@@ -315,11 +340,11 @@ def _run(
             for fut in finished:
                 path = pending.pop(fut)
                 try:
-                    line = fut.result()
+                    done = fut.result()
                 except BrokenProcessPool:
                     suspects.append(path)
                     continue
-                yield line
+                yield done
             if suspects:
                 # A worker process died (a crash in the PDF library, the OOM killer): every
                 # letter in flight is suspect. Re-run each alone so only the culprit fails.
@@ -340,7 +365,7 @@ def _run(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _isolated(path: str, settings: Settings) -> str:
+def _isolated(path: str, settings: Settings) -> Done:
     """One letter in its own process; an error record when that process dies too."""
     with ProcessPoolExecutor(1, initializer=_ignore_stop_signals) as one:
         try:
@@ -352,4 +377,4 @@ def _isolated(path: str, settings: Settings) -> str:
                 "PDF library, or out of memory); the other letters are not affected",
             )
             rec["source"]["sha256"] = file_sha256(path)
-            return json.dumps(rec)
+            return json.dumps(rec), brief(rec)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imr_llm.letter.dates import DATE, DATE_RE, parse_date
+from imr_llm.letter.fold import Folded, fold
 from imr_llm.letter.normalize import NormalizedText, normalize, squash
 from imr_llm.letter.quantity import QuantityMatch, parse_quantity
 from imr_llm.letter.sections import Sections, split_sections
@@ -77,15 +78,16 @@ _HEADER_DATES = {
     "case.ur_denial_date": _label("UR Denial Date:"),
     "case.application_received": _label("Application Received:"),
 }
-_CASE_NUMBER = re.compile(
-    r"Case\s*(?:Number|No\.?|#)\s*:?\s*(?P<v>C[MB]\d{2}\s*-\s*\d{5,8})", re.IGNORECASE
+_HEADER_DATE_RES = {path: Folded(label) for path, label in _HEADER_DATES.items()}
+_DATE_AFTER = re.compile(r"\s*(" + DATE + ")", re.IGNORECASE)
+_CASE_NUMBER = Folded(
+    r"Case\s*(?:Number|No\.?|#)\s*:?\s*(?P<v>C[MB]\d{2}\s*-\s*\d{5,8})"
 )
 _CASE_NUMBER_ANY = re.compile(r"\b(?P<v>CM\d{2}-\d{7})\b")
-_PRIORITY = re.compile(r"Priority\s*:\s*(?P<v>Standard|Expedited)\b", re.IGNORECASE)
-_ANY_LABEL = re.compile(
+_PRIORITY = Folded(r"Priority\s*:\s*(?P<v>Standard|Expedited)\b")
+_ANY_LABEL = Folded(
     r"(?:Case\s+Number|Date\s+Assigned|Date\s+of\s+Injury|Decision\s+Date|UR\s+Denial\s+Date|"
-    r"Application\s+Received|Priority)\s*:",
-    re.IGNORECASE,
+    r"Application\s+Received|Priority)\s*:"
 )
 _LICENSURE = re.compile(
     r"State\(s\)\s+of\s+Licensure\s*:[ \t]*(?P<v>[^\n]*(?:\n(?![A-Z ]{6,}\n)[^\n:]{1,60}(?=\n))?)"
@@ -94,17 +96,15 @@ _SPECIALTY = re.compile(
     r"Certification\(s\)\s*/\s*Specialty\s*:[ \t]*"
     r"(?P<v>[^\n]*(?:\n(?![A-Z ]{6,}\n)[^\n:]{1,60}(?=\n))?)"
 )
-_AGE_SEX = re.compile(
+_AGE_SEX = Folded(
     r"\b(?P<age>\d{1,3})\s*[- ]?\s*(?:year|yr)s?\s*[- ]?\s*old\b(?:\s*,)?\s*"
-    r"(?P<sex>male|female|man|woman|gentleman|lady|boy|girl)?",
-    re.IGNORECASE,
+    r"(?P<sex>male|female|man|woman|gentleman|lady|boy|girl)?"
 )
-_AGE_ALT = re.compile(r"\b(?:age|aged)\s*:?\s*(?P<age>\d{1,3})\b", re.IGNORECASE)
-_SEX_WORD = re.compile(r"\b(?P<sex>male|female|man|woman|gentleman|lady)\b", re.IGNORECASE)
-_PRONOUNS = re.compile(r"\b(?P<p>he|his|him|she|her|hers)\b", re.IGNORECASE)
-_NARRATIVE_DOI = re.compile(
-    rf"(?:injur(?:y|ed)|date\s+of\s+injury|DOI)\b[^.\n]{{0,60}}?\b(?:on|of|dated?|date|:)\s*,?\s*(?P<v>{DATE})",
-    re.IGNORECASE,
+_AGE_ALT = Folded(r"\b(?:age|aged)\s*:?\s*(?P<age>\d{1,3})\b")
+_SEX_WORD = Folded(r"\b(?P<sex>male|female|man|woman|gentleman|lady)\b")
+_PRONOUNS = Folded(r"\b(?P<p>he|his|him|she|her|hers)\b")
+_NARRATIVE_DOI = Folded(
+    rf"(?:injur(?:y|ed)|date\s+of\s+injury|DOI)\b[^.\n]{{0,60}}?\b(?:on|of|dated?|date|:)\s*,?\s*(?P<v>{DATE})"
 )
 _SEX_VALUE = {
     "male": "male",
@@ -120,6 +120,7 @@ _SEX_VALUE = {
 
 def _header_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
     text = nt.text
+    low = nt.low
     out: dict[str, Anchor] = {}
 
     def add(path: str, value: Any, start: int, end: int, how: str = "regex") -> None:
@@ -128,7 +129,7 @@ def _header_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
     h1 = sec.header[1]
     # The header can sit anywhere in the first part of the letter; search a generous window.
     window_end = max(h1, min(len(text), 2500)) if sec.format == "unknown" else h1
-    m = _CASE_NUMBER.search(text, 0, max(window_end, 600))
+    m = _CASE_NUMBER.search(text, low, 0, max(window_end, 600))
     if m:
         add("case.case_number", re.sub(r"\s+", "", m.group("v")).upper(), m.start("v"), m.end("v"))
     else:
@@ -136,11 +137,11 @@ def _header_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
         if m2:
             add("case.case_number", m2.group("v"), m2.start("v"), m2.end("v"), "loose")
     claimed: set[int] = set()
-    for path, label in _HEADER_DATES.items():
-        lm = re.search(label, text[:window_end], re.IGNORECASE)
+    for path, label in _HEADER_DATE_RES.items():
+        lm = label.search(text, low, 0, window_end)
         if not lm:
             continue
-        dm = re.compile(r"\s*(" + DATE + ")", re.IGNORECASE).match(text, lm.end())
+        dm = _DATE_AFTER.match(text, lm.end())
         if dm:
             value = parse_date(dm.group(1))
             if value:
@@ -150,7 +151,7 @@ def _header_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
         # Broken layout: the value is the first unclaimed date after the label, before the
         # next-but-one label (pypdf puts "Application \nReceived: \n11/14/2016").
         for cand in DATE_RE.finditer(text, lm.end(), min(window_end, lm.end() + 120)):
-            nxt = _ANY_LABEL.search(text, lm.end(), cand.start())
+            nxt = _ANY_LABEL.search(text, low, lm.end(), cand.start())
             if cand.start() in claimed or (nxt and path != "case.application_received"):
                 continue
             value = parse_date(cand.group())
@@ -158,7 +159,7 @@ def _header_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
                 add(path, value, cand.start(), cand.end(), "nearby")
                 claimed.add(cand.start())
                 break
-    m = _PRIORITY.search(text, 0, window_end)
+    m = _PRIORITY.search(text, low, 0, window_end)
     if m:
         add("case.priority", m.group("v").capitalize(), m.start("v"), m.end("v"))
     return out
@@ -178,9 +179,10 @@ def _list_anchor(nt: NormalizedText, m: re.Match[str] | None, path: str) -> Anch
 
 def _patient_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
     text = nt.text
+    low = nt.low
     out: dict[str, Anchor] = {}
     c0, c1 = sec.clinical if sec.clinical else (sec.header[1], len(text))
-    m = _AGE_SEX.search(text, c0, c1)
+    m = _AGE_SEX.search(text, low, c0, c1)
     if m:
         age = int(m.group("age"))
         if 10 <= age <= 110:
@@ -195,7 +197,7 @@ def _patient_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
                 m.group("sex"),
             )
     else:
-        ma = _AGE_ALT.search(text, c0, c1)
+        ma = _AGE_ALT.search(text, low, c0, c1)
         if ma and 10 <= int(ma.group("age")) <= 110:
             out["patient.age"] = Anchor(
                 "patient.age",
@@ -206,7 +208,7 @@ def _patient_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
             )
     if "patient.sex" not in out:
         window_end = min(c1, c0 + 600)
-        ms = _SEX_WORD.search(text, c0, window_end)
+        ms = _SEX_WORD.search(text, low, c0, window_end)
         if ms:
             out["patient.sex"] = Anchor(
                 "patient.sex",
@@ -216,7 +218,7 @@ def _patient_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
                 "loose",
             )
         else:
-            pron = list(_PRONOUNS.finditer(text, c0, c1))
+            pron = list(_PRONOUNS.finditer(text, low, c0, c1))
             male = [p for p in pron if p.group("p").lower() in ("he", "his", "him")]
             female = [p for p in pron if p.group("p").lower() in ("she", "her", "hers")]
             if len(male) >= 2 * max(1, len(female)) or len(female) >= 2 * max(1, len(male)):
@@ -235,10 +237,10 @@ def _patient_anchors(nt: NormalizedText, sec: Sections) -> dict[str, Anchor]:
 # --- items ------------------------------------------------------------------------------------
 
 _DECISION_MARK = re.compile(r":[ \t]*\n?[ \t]*(?P<d>Upheld|Overturned)\b[ \t.]*(?=\n|$)")
-_SET_FORTH = re.compile(r"set\s+forth\s+below\s*:?", re.IGNORECASE)
-_CA_GUIDE = re.compile(r"Claims\s+Administrator\s+guideline\s*:", re.IGNORECASE)
-_MX_GUIDE = re.compile(r"(?:MAXIMUS|Expert\s+Reviewer)\s+guideline\s*:", re.IGNORECASE)
-_RATIONALE = re.compile(r"Decision\s+rationale\s*:", re.IGNORECASE)
+_SET_FORTH = Folded(r"set\s+forth\s+below\s*:?")
+_CA_GUIDE = Folded(r"Claims\s+Administrator\s+guideline\s*:")
+_MX_GUIDE = Folded(r"(?:MAXIMUS|Expert\s+Reviewer)\s+guideline\s*:")
+_RATIONALE = Folded(r"Decision\s+rationale\s*:")
 _PARTIAL = re.compile(
     r"^(?P<orig>.+?)\s+(?:was|were)\s+the\s+original\s+request\s*\.?\s*"
     r"(?:(?P<auth>.+?)\s+(?:was|were)\s+authorized\s+by\s+the\s+Claims\s+Administrator"
@@ -249,19 +251,17 @@ _PARTIAL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _END_OF_SENTENCE = re.compile(r"[.;!?][\"”')\]]*$")
-_CONCLUSION = re.compile(
+_CONCLUSION = Folded(
     r"\b(?:medically\s+necessary|medical\s+necessity|medically\s+appropriate|"
-    r"(?:is|was|are|were|be)\s+(?:not\s+)?(?:considered\s+)?necessary)\b",
-    re.IGNORECASE,
+    r"(?:is|was|are|were|be)\s+(?:not\s+)?(?:considered\s+)?necessary)\b"
 )
-_NEGATIVE = re.compile(
+_NEGATIVE = Folded(
     r"\b(?:not|cannot|never)\b(?:\s+[\w-]+){0,4}?\s+(?:medically\s+)?(?:necessary|appropriate|"
     r"indicated|recommended|supported|warranted|established|demonstrated|reasonable)|"
     r"\b(?:not|cannot|never)\b(?:\s+[\w-]+){0,3}?\s+(?:a\s+)?medical\s+necessity|"
     r"\b(?:no|non|lacks?|lacking|absence\s+of|without)\b(?:\s+[\w-]+){0,2}?\s+medical\s+"
     r"necessity|medical\s+necessity\b(?:\s+[\w-]+){0,4}?\s+(?:not|cannot|never)\b|"
-    r"\bunnecessary\b|\bnon-?medically\b|n't\s+(?:\w+\s+){0,3}(?:medically\s+)?necessary",
-    re.IGNORECASE,
+    r"\bunnecessary\b|\bnon-?medically\b|n't\s+(?:\w+\s+){0,3}(?:medically\s+)?necessary"
 )
 _DATE_SPLIT = re.compile(r"Decision\s+based\s+on\s*", re.IGNORECASE)
 
@@ -270,17 +270,17 @@ def _line_start(text: str, pos: int) -> int:
     return text.rfind("\n", 0, pos) + 1
 
 
-_PARTIAL_TAIL = re.compile(
+_PARTIAL_TAIL = Folded(
     r"remaining\s+IMR\s+eligible|the\s+original\s+request\s*,|authorized\s+by\s+the\s+Claims|"
-    r"leaving\s+the\s+original\s+request|Claims\s+Administrator\s+authorized",
-    re.IGNORECASE,
+    r"leaving\s+the\s+original\s+request|Claims\s+Administrator\s+authorized"
 )
-_PARTIAL_HEAD = re.compile(r"(?:was|were)\s+the\s+original\s+request", re.IGNORECASE)
+_PARTIAL_HEAD = Folded(r"(?:was|were)\s+the\s+original\s+request")
 
 
 def _needs_head(block: str) -> bool:
     """A partial-authorization tail whose 'X was the original request' lies further up."""
-    return bool(_PARTIAL_TAIL.search(block)) and not _PARTIAL_HEAD.search(block)
+    low = fold(block)
+    return _PARTIAL_TAIL.found(block, low) and not _PARTIAL_HEAD.found(block, low)
 
 
 def _block_start(text: str, floor: int, mark_line: int, mark_end: int) -> int:
@@ -313,15 +313,16 @@ def _guideline_text(raw: str) -> str | None:
 
 def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors], list[str]]:
     text = nt.text
+    low = nt.low
     notes: list[str] = []
     if sec.issues is None:
         return [], notes
     i0, i1 = sec.issues
     marks = list(_DECISION_MARK.finditer(text, i0, i1))
-    ca = [m for m in _CA_GUIDE.finditer(text, i0, i1)]
-    mx = [m for m in _MX_GUIDE.finditer(text, i0, i1)]
-    ra = [m for m in _RATIONALE.finditer(text, i0, i1)]
-    intro = _SET_FORTH.search(text, i0, i1)
+    ca = list(_CA_GUIDE.finditer(text, low, i0, i1))
+    mx = list(_MX_GUIDE.finditer(text, low, i0, i1))
+    ra = list(_RATIONALE.finditer(text, low, i0, i1))
+    intro = _SET_FORTH.search(text, low, i0, i1)
     floor = intro.end() if intro else i0
     items: list[ItemAnchors] = []
     starts: list[int] = []
@@ -441,7 +442,7 @@ def _text_anchor(nt: NormalizedText, kind: str, start: int, end: int) -> Anchor 
 def _conclusion(nt: NormalizedText, start: int, end: int) -> Anchor | None:
     """The rationale's last sentence about medical necessity; value True = necessary."""
     last = None
-    for m in _CONCLUSION.finditer(nt.text, start, end):
+    for m in _CONCLUSION.finditer(nt.text, nt.low, start, end):
         last = m
     if last is None:
         return None
@@ -451,7 +452,7 @@ def _conclusion(nt: NormalizedText, start: int, end: int) -> Anchor | None:
     e0 = text.find(".", last.end(), end)
     e0 = end if e0 < 0 else e0
     sentence = text[s0:e0]
-    positive = _NEGATIVE.search(sentence) is None
+    positive = not _NEGATIVE.found(sentence, fold(sentence))
     s = s0 + (len(sentence) - len(sentence.lstrip()))
     e = s0 + len(sentence.rstrip())
     return Anchor("item.conclusion", positive, nt.to_original(s, e), sentence.strip())
@@ -532,7 +533,7 @@ def find_anchors(raw: str) -> Anchors:
     fields.update(_patient_anchors(nt, sec))
     if "case.date_of_injury" not in fields:
         c0 = sec.clinical[0] if sec.clinical else 0
-        m = _NARRATIVE_DOI.search(nt.text, c0)
+        m = _NARRATIVE_DOI.search(nt.text, nt.low, c0)
         if m:
             value = parse_date(m.group("v"))
             if value:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from imr_llm.letter.fold import Folded, fold
 from imr_llm.letter.injection import instruction_spans
 from imr_llm.letter.normalize import NormalizedText
 
@@ -47,19 +48,17 @@ _FILLER = (
     r"had|been|documented|listed|noted|given|made|to|be|the|following|current|consist(?:s|ed)?|"
     r"reported|:)\b:?)*"
 )
-_DIAGNOSIS_CUE = re.compile(
+_DIAGNOSIS_CUE = Folded(
     r"(?:\bdiagnos(?:is|es|ed)\b" + _FILLER + r"|\b(?:being|been|is|was)\s+treated\s+for\b"
     r"|\b(?:undergoing|receiving|under)\s+(?:\w+\s+)?(?:treatment|care)\s+for\b"
-    r"|\bfiled\s+a\s+claim\s+for\b)\s*[\"“]?",
-    re.IGNORECASE,
+    r"|\bfiled\s+a\s+claim\s+for\b)\s*[\"“]?"
 )
-_PRIOR_CUE = re.compile(
+_PRIOR_CUE = Folded(
     r"\b(?:(?:prior|past|previous)\s+treatments?|treatments?\s+to\s+date|treatment\s+history|"
     r"(?:the\s+)?treatment\s+and\s+diagnostic\s+testing\s+to\s+date|conservative\s+treatments?|"
     r"treatments?\s+(?:has|have)\s+included)"
     r"(?:\s*(?:has|have|had|was|were|included?|includes|consisted|consist|of|:)\b:?)+\s*:?\s*"
-    r"|\bhas\s+been\s+treated\s+with\s+",
-    re.IGNORECASE,
+    r"|\bhas\s+been\s+treated\s+with\s+"
 )
 # Where a stated phrase ends: the end of its sentence (a period before a space or line end).
 _SENTENCE_END = re.compile(r"\.(?=[\s\"”)]|$)|\n\s*\n")
@@ -119,22 +118,19 @@ _REGIONS = (
     r"ankles?|foot|feet|toes?|heels?|buttocks?|groin|pelvis|pelvic\s+girdle|chest|ribs?|"
     r"abdomen|parascapular|head|face|jaw|eyes?|teeth|arms?|legs?|back|spine"
 )
-_BODY = re.compile(
+_BODY = Folded(
     r"\b(?P<lat>" + _SIDE + r"(?:[\s-]+sided)?\s+)?(?P<region>(?:" + _REGIONS + r")"
     r"(?:/(?:" + _REGIONS + r"))*)\b"
-    r"(?P<after>,?\s+" + _SIDE + r"(?:ly)?\b(?![\s-]+(?:sided\b|(?:" + _REGIONS + r")\b)))?",
-    re.IGNORECASE,
+    r"(?P<after>,?\s+" + _SIDE + r"(?:ly)?\b(?![\s-]+(?:sided\b|(?:" + _REGIONS + r")\b)))?"
 )
 # Where pain spreads to is a symptom, not a treated region: from the cue to the clause's end.
-_RADIATING = re.compile(
+_RADIATING = Folded(
     r"\b(?:(?:radiat\w*|travel\w*|extend\w*|goes|going|shooting|spreading)\s+(?:down\s+)?"
-    r"(?:(?:in)?to|down)|(?:numbness|tingling|paresthesias?)\s+(?:in|of|into|to|at|over))\b",
-    re.IGNORECASE,
+    r"(?:(?:in)?to|down)|(?:numbness|tingling|paresthesias?)\s+(?:in|of|into|to|at|over))\b"
 )
-_CLAUSE_END = re.compile(
+_CLAUSE_END = Folded(
     r"[.;:]|\b(?:with|associated|that|which|but|while|when|from|as\s+well\s+as)\b|"
-    r"\band\s+(?:also|increased|decreased|constant|intermittent|his|her|the\s+pain)\b",
-    re.IGNORECASE,
+    r"\band\s+(?:also|increased|decreased|constant|intermittent|his|her|the\s+pain)\b"
 )
 # "numbness into the feet", "pain down the leg": right before the region.
 _NEAR_RADIATING = re.compile(
@@ -148,12 +144,11 @@ _GENERIC_REGIONS = {"back", "spine", "arm", "arms", "leg", "legs"}
 _SYMPTOM_REGIONS = re.compile(r"^(?:legs?|lower\s+legs?|lower\s+extremit(?:y|ies))$", re.IGNORECASE)
 _SIDES = frozenset({"left", "right", "bilateral"})
 # What the patient complains of is a treated region, whatever else the sentence examines.
-_COMPLAINT = re.compile(r"\bcomplain\w*|\bcomplaints?\b|\bpresented\s+with\b", re.IGNORECASE)
-_EXAM = re.compile(
+_COMPLAINT = Folded(r"\bcomplain\w*|\bcomplaints?\b|\bpresented\s+with\b")
+_EXAM = Folded(
     r"\b(?:tender\w*|range\s+of\s+motion|exam\w*|palpat\w*|strength|sensation|reflex\w*|"
     r"spasms?|swelling|x-rays?|mri|ct|scan|imaging|radiograph\w*|revealed|showed|noted|"
-    r"flexion)\b",
-    re.IGNORECASE,
+    r"flexion)\b"
 )
 
 
@@ -245,6 +240,10 @@ class _Body:
     def text(self) -> str:
         return self.nt.text
 
+    @property
+    def low(self) -> str | None:
+        return self.nt.low
+
     def phrase(self, start: int, end: int) -> Phrase:
         value = " ".join(self.text[start:end].split())
         return Phrase(value=value, span=self.nt.to_original(start, end))
@@ -257,13 +256,13 @@ class _Located:
     norm_end: int
 
 
-def _listed(body: _Body, cue: re.Pattern[str], accept: re.Pattern[str] | None) -> list[_Located]:
+def _listed(body: _Body, cue: Folded, accept: re.Pattern[str] | None) -> list[_Located]:
     text = body.text
     out: list[_Located] = []
     seen: set[str] = set()
     blocked = [(body.start + s, body.start + e)
                for s, e in instruction_spans(text[body.start : body.end])]
-    for m in cue.finditer(text, body.start, body.end):
+    for m in cue.finditer(text, body.low, body.start, body.end):
         if any(s <= m.start() < e for s, e in blocked):
             continue  # an instruction planted in the letter is not a statement about the patient
         stop = _SENTENCE_END.search(text, m.end(), body.end)
@@ -303,20 +302,21 @@ class _Mention:
     in_diagnosis: bool
 
 
-def _radiation_zones(text: str, start: int, end: int) -> list[Span]:
+def _radiation_zones(text: str, low: str | None, start: int, end: int) -> list[Span]:
     """Stretches that say where pain spreads to: from the cue to the end of its clause."""
     zones: list[Span] = []
-    for m in _RADIATING.finditer(text, start, end):
-        stop = _CLAUSE_END.search(text, m.end(), end)
+    for m in _RADIATING.finditer(text, low, start, end):
+        stop = _CLAUSE_END.search(text, low, m.end(), end)
         zones.append((m.end(), stop.start() if stop else end))
     return zones
 
 
 def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
     text = body.text
-    zones = _radiation_zones(text, body.start, body.end)
+    low = body.low
+    zones = _radiation_zones(text, low, body.start, body.end)
     out: list[_Mention] = []
-    for m in _BODY.finditer(text, body.start, body.end):
+    for m in _BODY.finditer(text, low, body.start, body.end):
         start = m.start()
         before = text[max(body.start, start - 40) : start]
         if _NEAR_RADIATING.search(before) or any(zs <= start < ze for zs, ze in zones):
@@ -342,8 +342,8 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
             tokens=toks,
             region=frozenset(t for t in toks if t not in _SIDES),
             phrase=phrase,
-            strong=(in_diagnosis or not _EXAM.search(sentence)
-                    or bool(_COMPLAINT.search(text, sentence_start, start))),
+            strong=(in_diagnosis or not _EXAM.found(sentence, fold(sentence))
+                    or _COMPLAINT.found(text, low, sentence_start, start)),
             attributive=bool(_ATTRIBUTIVE.match(text, m.end("region"), body.end)),
             in_diagnosis=in_diagnosis,
         ))

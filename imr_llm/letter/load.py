@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,15 @@ LETTER_SUFFIXES = (".txt", ".pdf", ".text")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _TEXT_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+# Byte-order marks of the wide encodings Windows editors write ("Unicode" is UTF-16 LE), longest
+# first: a UTF-32 LE mark begins with the UTF-16 LE one. The codec named reads the mark and
+# drops it. (A UTF-8 mark is dropped after decoding, below.)
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 @dataclass(frozen=True)
@@ -68,15 +79,16 @@ def _looks_like_path(source: object) -> bool:
 
 def _from_path(path: Path, given: str) -> Letter:
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError:
         raise InputError(f"{given}: no such file") from None
     except OSError as exc:
         raise InputError(f"{given}: cannot read ({exc.strerror or exc})") from None
     except ValueError:  # os.stat refuses a NUL byte in a path
         raise InputError(f"{given!r}: not a usable file name (it contains a NUL byte)") from None
-    if path.is_dir():
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(f"{given}: is a directory, not a letter")
+    size = info.st_size
     if size > MAX_INPUT_BYTES:
         raise InputError(
             f"{given}: {size:,} bytes is over the {MAX_INPUT_BYTES // (1024 * 1024)} MiB input "
@@ -93,10 +105,10 @@ def _from_bytes(data: bytes, path: str | None) -> Letter:
     label = path or "input"
     if len(data) > MAX_INPUT_BYTES:
         raise InputError(f"{label}: {len(data):,} bytes is over the input limit")
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(), without copying the data
         raise InputError(f"{label}: is empty")
     sha = hashlib.sha256(data).hexdigest()
-    if data.lstrip()[:5] == b"%PDF-":
+    if data.startswith(b"%PDF-") or data.lstrip()[:5] == b"%PDF-":
         text, pages = pdf_text(data, label)
         _check_text(text, label)
         return Letter(text=text, sha256=sha, path=path, pages=pages, kind="pdf")
@@ -112,6 +124,16 @@ def _from_text(text: str) -> Letter:
 
 
 def _decode(data: bytes, label: str) -> str:
+    for bom, codec in _WIDE_BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{label}: starts with a {codec.upper()} byte-order mark but is not "
+                    f"{codec.upper()} text ({exc.reason} at byte {exc.start}): save it again "
+                    "as UTF-8 or UTF-16"
+                ) from None
     if b"\x00" in data[:4096]:
         raise InputError(f"{label}: looks like a binary file, not a letter (text or PDF)")
     for encoding in _TEXT_ENCODINGS:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cached_property
 
 _BLANK = r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]"
 # Only runs that change are tokens: a bare "\n" or a single space is left inside a copied
@@ -39,6 +40,11 @@ class NormalizedText:
     copied: tuple[bool, ...]
     original_length: int
 
+    @cached_property
+    def low(self) -> str | None:
+        """The text lower-cased when it is ASCII, else None (what `fold.Folded` searches)."""
+        return self.text.lower() if self.text.isascii() else None
+
     def position(self, index: int) -> int:
         """Original index of normalized character `index`."""
         if not self.starts or index >= len(self.text):
@@ -56,6 +62,39 @@ class NormalizedText:
         return self.position(start), self.position(end - 1) + 1
 
 
+# Where a token can be: a run of two or more blanks and line breaks, or one character that is
+# a token on its own (a tab, NBSP, a CR, a ligature). Tokens never reach outside a run, so a run
+# is scanned once and what `_TOKEN` makes of it depends on the run's characters alone: it is
+# worked out once per distinct run (a letter has a handful: " \n", " \n \n", "  ", ...).
+_RUN = re.compile(
+    r"[ \n\r\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]{2,}"
+    r"|[\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000\r\ufb00-\ufb04]"
+)
+# The same runs in ASCII text, where a byte-wide character set is quicker to test.
+_RUN_ASCII = re.compile(r"[ \n\r\t\f\v]{2,}|[\t\f\v\r]")
+#: run text -> its tokens: (start, end, replacement, origin), offsets within the run
+_RUN_TOKENS: dict[str, tuple[tuple[int, int, str, int], ...]] = {}
+_RUN_CACHE_MAX = 4096
+
+
+def _tokens_of(run: str) -> tuple[tuple[int, int, str, int], ...]:
+    tokens = []
+    for match in _TOKEN.finditer(run):
+        start, end = match.span()
+        if match.lastgroup == "nl":
+            token = match.group()
+            origin = start + token.index("\n") if "\n" in token else start + token.index("\r")
+            tokens.append((start, end, "\n", origin))
+        elif match.lastgroup == "sp":
+            tokens.append((start, end, " ", start))
+        else:
+            tokens.append((start, end, _LIGATURES[match.group()], start))
+    found = tuple(tokens)
+    if len(_RUN_TOKENS) < _RUN_CACHE_MAX:
+        _RUN_TOKENS[run] = found
+    return found
+
+
 def normalize(raw: str) -> NormalizedText:
     """Normalize `raw`, keeping the offset map."""
     out: list[str] = []
@@ -64,33 +103,32 @@ def normalize(raw: str) -> NormalizedText:
     copied: list[bool] = []
     length = 0
     pos = 0
-
-    def emit(text: str, origin: int, is_copy: bool) -> None:
-        nonlocal length
-        starts.append(length)
-        origins.append(origin)
-        copied.append(is_copy)
-        out.append(text)
-        length += len(text)
-
-    for match in _TOKEN.finditer(raw):
-        start, end = match.span()
-        if start > pos:
-            emit(raw[pos:start], pos, True)
-        if match.lastgroup == "nl":
-            token = match.group()
-            emit(
-                "\n",
-                start + token.index("\n") if "\n" in token else start + token.index("\r"),
-                False,
-            )
-        elif match.lastgroup == "sp":
-            emit(" ", start, False)
-        else:
-            emit(_LIGATURES[match.group()], start, False)
-        pos = end
+    cache = _RUN_TOKENS
+    for run_match in (_RUN_ASCII if raw.isascii() else _RUN).finditer(raw):
+        run = run_match.group()
+        tokens = cache.get(run)
+        if tokens is None:
+            tokens = _tokens_of(run)
+        base = run_match.start()
+        for t_start, t_end, text, origin in tokens:
+            start = base + t_start
+            if start > pos:
+                starts.append(length)
+                origins.append(pos)
+                copied.append(True)
+                out.append(raw[pos:start])
+                length += start - pos
+            starts.append(length)
+            origins.append(base + origin)
+            copied.append(False)
+            out.append(text)
+            length += len(text)
+            pos = base + t_end
     if pos < len(raw):
-        emit(raw[pos:], pos, True)
+        starts.append(length)
+        origins.append(pos)
+        copied.append(True)
+        out.append(raw[pos:])
     return NormalizedText(
         text="".join(out),
         starts=tuple(starts),
@@ -102,7 +140,7 @@ def normalize(raw: str) -> NormalizedText:
 
 def squash(text: str) -> str:
     """Collapse all whitespace (newlines too) to single spaces and strip."""
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())  # the same as re.sub(r"\s+", " ", text).strip(), faster
 
 
 def shorten(text: str, limit: int = 300) -> str:

@@ -12,43 +12,48 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from imr_llm.letter.fold import Folded
 from imr_llm.letter.injection import instruction_spans
 
 MAX_WORDS: Final = 50
 MAX_SENTENCES: Final = 2
 
+# A sentence break in whitespace-collapsed text: the one space after [.!?] (or after a closing
+# quote that follows one) before a capital, a quote or "(", not after an initial or "Dr.".
+# The space comes first so the search jumps from space to space; the look-behinds end after it.
 _SENTENCE = re.compile(
-    r"(?<!\b[A-Z])(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr|al))(?:(?<=[.!?])|(?<=[.!?][\"”’]))\s+"
+    r" (?<!\b[A-Z] )(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr|al) )(?:(?<=[.!?] )|(?<=[.!?][\"”’] ))"
     r"(?=[A-Z\"“(])"
 )
-_CASE = re.compile(
+_CASE = Folded(
     r"\b(?:in\s+this\s+(?:case|instance|patient)|in\s+the\s+present\s+case|regarding\s+this|"
     r"for\s+this\s+(?:patient|claimant|injured\s+worker|applicant)|the\s+(?:patient|claimant|"
     r"injured\s+worker|applicant|worker|employee|iw|provider|treating\s+(?:physician|provider))|"
     r"(?:he|she)\s+(?:has|had|was|is|did|does|reported|underwent|completed|continues)|"
     r"this\s+(?:patient|claimant|applicant|injured\s+worker)|records?|documentation|notes?|"
-    r"progress\s+reports?|submitted|provided)\b",
-    re.IGNORECASE,
+    r"progress\s+reports?|submitted|provided)\b"
 )
-_FACT = re.compile(
+_FACT = Folded(
     r"\b(?:no|not|lack\w*|without|absence|absent|fail\w*|unclear|insufficient|exceed\w*|"
     r"already|completed|prior|previous|previously|history|documented|noted|reported|"
     r"remains?|persistent|ongoing|improvement|improved|benefit|response|red\s+flags?|"
     r"neurologic\w*|deficits?|findings?|exam\w*|sessions?|visits?|weeks?|months?|"
-    r"however|although|despite|since|because)\b",
-    re.IGNORECASE,
+    r"however|although|despite|since|because)\b"
 )
-_GUIDELINE = re.compile(
+_GUIDELINE = Folded(
     r"\b(?:guidelines?|MTUS|ACOEM|ODG|recommend\w*|criteria|evidence[- ]based|page\s+\d+|"
     r"chapter|table\s+\d|state[sd]?\s+that|according\s+to|studies|indicated\s+(?:for|when|in)|"
-    r"may\s+be|should\s+be|can\s+be|is\s+supported|are\s+supported|supports?)\b",
-    re.IGNORECASE,
+    r"may\s+be|should\s+be|can\s+be|is\s+supported|are\s+supported|supports?)\b"
 )
 _CONCLUSION = re.compile(
     r"^(?:(?:therefore|thus|as\s+such|consequently|accordingly|hence|based\s+on\s+\w+(?:\s+\w+)?)"
     r",?\s+)?(?:the|this|a|an)?\s*(?:current\s+)?(?:request|requested)\b.*\b(?:is|was|are|were|"
     r"cannot\s+be|can\s+not\s+be)\s+(?:not\s+)?(?:considered\s+)?(?:medically\s+necessary|"
     r"recommended|supported|warranted|appropriate|indicated|established)",
+    re.IGNORECASE,
+)
+_EXCUSE = re.compile(
+    r"\b(?:no|not\s+(?:documented|been)|lack\w*|without|since|because|given|absence|fail\w*)\b",
     re.IGNORECASE,
 )
 _QUOTE = re.compile(r"[\"“”]")
@@ -68,15 +73,14 @@ def split_sentences(text: str) -> list[str]:
 def sentence_score(sentence: str) -> float:
     """How much a sentence reads as this case's reason (higher) rather than a quotation."""
     words = len(sentence.split())
-    score = 2.0 * len(_CASE.findall(sentence)) + 1.0 * len(set(_FACT.findall(sentence.lower())))
-    score -= 2.0 * len(_GUIDELINE.findall(sentence))
+    lowered = sentence.lower()
+    low = lowered if sentence.isascii() else None  # fold(sentence)
+    facts = _FACT.fast.findall(low) if low is not None else _FACT.slow.findall(lowered)
+    score = 2.0 * _CASE.count(sentence, low) + 1.0 * len(set(facts))
+    score -= 2.0 * _GUIDELINE.count(sentence, low)
     if len(_QUOTE.findall(sentence)) >= 2 or sentence.startswith(("\"", "“")):
         score -= 4.0
-    if _CONCLUSION.search(sentence) and not re.search(
-        r"\b(?:no|not\s+(?:documented|been)|lack\w*|without|since|because|given|absence|"
-        r"fail\w*)\b",
-        sentence, re.IGNORECASE,
-    ):
+    if _CONCLUSION.search(sentence) and not _EXCUSE.search(sentence):
         score -= 5.0  # the boilerplate conclusion says nothing about the case
     if words > MAX_WORDS:
         score -= (words - MAX_WORDS) / 10

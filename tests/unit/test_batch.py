@@ -26,7 +26,7 @@ RULES = Settings(backend="rules")
 REAL_WORKER = imr_llm.batch._worker
 
 
-def crashing_worker(path: str, settings: Settings) -> str:
+def crashing_worker(path: str, settings: Settings) -> imr_llm.batch.Done:
     """The batch worker, except that the process dies on inputs named *CRASH* (a segfault)."""
     if "CRASH" in path:
         os._exit(3)
@@ -354,3 +354,49 @@ def test_sigterm_mid_batch_leaves_complete_lines_and_resumes(tmp_path: Path) -> 
     assert paths_of(final) == Counter(expected)
     errors = {r["source"]["path"] for r in final if "error" in r}
     assert errors == {str(p) for p in broken}
+
+
+def test_parent_writes_worker_lines_without_parsing_them(
+    inputs: tuple[Path, list[Path], list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers: the parent writes the lines they send and counts their briefs, unparsed."""
+    folder, _, broken = inputs
+    paths, _ = expand_inputs([str(folder)])
+    seen: list[dict[str, Any]] = []
+
+    def no_parse(*args: Any, **kw: Any) -> Any:
+        raise AssertionError("the parent parsed a worker's line")
+
+    out = tmp_path / "results.jsonl"
+    run_batch(paths, out, RULES, concurrency=1)  # the resume check (read_recorded) parses
+    out.unlink()
+    monkeypatch.setattr(imr_llm.batch.json, "loads", no_parse)
+    stats = run_batch(paths, out, RULES, concurrency=2, on_record=lambda r, s: seen.append(r))
+    monkeypatch.undo()
+    recs = records(out)
+    assert stats.done == len(paths) == len(recs) == len(seen)
+    assert stats.failed == len(broken)
+    assert stats.outcomes == dict(Counter(r["outcome"] for r in recs if "error" not in r))
+    assert sorted(map(json.dumps, seen)) == sorted(
+        json.dumps(imr_llm.batch.brief(r)) for r in recs
+    )
+
+
+def test_brief_holds_what_the_stats_count() -> None:
+    """A record's brief gives BatchStats the same counts as the whole record."""
+    rec = {
+        "source": {"path": "a.txt", "sha256": "x"},
+        "outcome": "upheld",
+        "items": [{"service": "PT"}],
+        "meta": {"usage": {"total_tokens": 7, "cost_usd": 0.5}, "elapsed_s": 1.0},
+    }
+    err = {"source": {"path": "b.txt", "sha256": None}, "error": {"type": "InputError"}}
+    whole, short = imr_llm.batch.BatchStats(), imr_llm.batch.BatchStats()
+    for r in (rec, err):
+        whole.add(r)
+        short.add(imr_llm.batch.brief(r))
+    def counts(s: imr_llm.batch.BatchStats) -> tuple[Any, ...]:
+        return (s.done, s.failed, s.outcomes, s.errors, s.tokens, s.cost_usd)
+
+    assert counts(whole) == counts(short)
+    assert "items" not in imr_llm.batch.brief(rec)

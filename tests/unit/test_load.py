@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from pathlib import Path
 
 import pytest
 
+from imr_llm import summarize
 from imr_llm.errors import InputError
 from imr_llm.letter.load import load_letter
-from tests.helpers import blank_pdf, real_pdfs
+from tests.helpers import blank_pdf, real_letters, real_pdfs
 
 
 def test_text_file_keeps_its_text_and_hash(tmp_path: Path) -> None:
@@ -85,3 +87,48 @@ def test_oversized_text_is_refused() -> None:
     """Text past the documented size limit is refused, not processed."""
     with pytest.raises(InputError, match="limit"):
         load_letter("x\n" * 1_500_000)
+
+
+@pytest.mark.skipif(not real_letters(), reason="shared letters not present")
+@pytest.mark.parametrize(
+    "encoding, bom",
+    [
+        ("utf-16-le", codecs.BOM_UTF16_LE),
+        ("utf-16-be", codecs.BOM_UTF16_BE),
+        ("utf-8", codecs.BOM_UTF8),
+        ("utf-32-le", codecs.BOM_UTF32_LE),
+    ],
+)
+def test_text_saved_with_a_byte_order_mark_reads_as_the_utf8_text(
+    tmp_path: Path, encoding: str, bom: bytes
+) -> None:
+    """A real letter saved as UTF-16 LE/BE, UTF-32 or UTF-8 with a BOM reads to its UTF-8 text."""
+    source = real_letters()[0]
+    text = source.read_text(encoding="utf-8")
+    p = tmp_path / "windows.txt"
+    p.write_bytes(bom + text.encode(encoding))
+    letter = load_letter(p)
+    assert letter.text == load_letter(source).text == text
+    assert not letter.text.startswith("\ufeff")
+    assert letter.sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+@pytest.mark.skipif(not real_letters(), reason="shared letters not present")
+def test_spans_index_the_decoded_text_of_a_utf16_letter(tmp_path: Path) -> None:
+    """Anchors of a UTF-16 letter point into the decoded text, as for the UTF-8 file."""
+    source = real_letters()[0]
+    p = tmp_path / "windows.txt"
+    p.write_bytes(codecs.BOM_UTF16_LE + source.read_text(encoding="utf-8").encode("utf-16-le"))
+    wide, plain = summarize(p, backend="rules"), summarize(source, backend="rules")
+    assert wide.provenance == plain.provenance
+    text = load_letter(p).text
+    s, e = wide.provenance["case.case_number"]
+    assert text[s:e] == wide.case.case_number
+
+
+def test_utf16_mark_on_broken_utf16_is_a_clear_input_error(tmp_path: Path) -> None:
+    """A UTF-16 mark followed by an unpaired surrogate is refused with the fix in the message."""
+    p = tmp_path / "l.txt"
+    p.write_bytes(codecs.BOM_UTF16_LE + "Case Number".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(InputError, match="UTF-16 byte-order mark but is not UTF-16 text"):
+        load_letter(p)

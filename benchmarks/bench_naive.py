@@ -1,0 +1,234 @@
+"""The naive way beside ours, on the same model and letters. Not a test.
+
+NAIVE: one instructor call through the same client with the WHOLE letter as the user message
+and `ModelExtraction` (LetterSummary-shaped) as the schema: no anchors, no pinned item count,
+no reask, no validation. An answer that is not valid JSON of the schema scores as empty.
+OURS: `summarize_llm_with_raw` with the default prompt (narrative_v1), scored raw and validated.
+Per letter the two alternate (naive, ours, naive, ours, ...) so both see the same machine load.
+Reported: calls, prompt and completion tokens and seconds per letter, prompt tokens as a share
+of the letter's own token count (the server's tokenizer), and the eval's scores.
+
+    .venv/bin/python benchmarks/bench_naive.py --base-url http://127.0.0.1:8781/v1 \
+        [--model qwen-1.5b] [--letters 6] [--out benchmarks/NAIVE.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imr_llm.errors import ImrError
+from imr_llm.evaluation.metrics import aggregate, headline
+from imr_llm.evaluation.narrative import aggregate_narrative, score_narrative
+from imr_llm.evaluation.score import score_letter
+from imr_llm.letter import read_letter
+from imr_llm.llm.client import OpenAICompatibleClient
+from imr_llm.llm.extract import summarize_llm_with_raw
+from imr_llm.llm.reconcile import model_only_summary
+from imr_llm.schema import GroupOutput, Meta, ModelExtraction, Usage
+from imr_llm.settings import Settings
+
+EVALS = Path("evals")
+NAIVE_SYSTEM = ("Extract this IMR determination letter into JSON matching the schema: case "
+                "header, reviewer, patient, clinical details, one entry per disputed item with "
+                "its decision, and a short plain-English summary.")
+JsonDict = dict[str, Any]
+
+
+@dataclass
+class Run:
+    """One approach's measurements and predictions over the letters."""
+
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    preds: list[JsonDict | None] = field(default_factory=list)
+    failures: int = 0  # no usable answer: invalid JSON, or a model call error
+
+
+def letter_tokens(base_url: str, text: str) -> int | None:
+    """The letter's token count by the server's tokenizer (llama_cpp.server), None if it fails."""
+    root = base_url.rstrip("/").removesuffix("/v1")
+    req = urllib.request.Request(f"{root}/extras/tokenize", method="POST",
+                                 data=json.dumps({"input": text}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            return len(json.loads(resp.read())["tokens"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def add_usage(total: Usage, u: Usage) -> None:
+    total.calls += u.calls
+    total.prompt_tokens += u.prompt_tokens
+    total.completion_tokens += u.completion_tokens
+
+
+def run_naive(path: Path, settings: Settings, client: OpenAICompatibleClient,
+              run: Run) -> None:
+    """One call, whole letter, no anchors; the answer in the SPEC shape or None."""
+    loaded, anchors = read_letter(path)
+    start = time.perf_counter()
+    try:
+        result = client.structured(NAIVE_SYSTEM, loaded.text, ModelExtraction, context={},
+                                   reasks=0)
+    except ImrError as exc:  # the message names no letter text; print only its kind
+        run.seconds.append(time.perf_counter() - start)
+        run.failures += 1
+        run.preds.append(None)
+        print(f"  naive: {exc.kind}", file=sys.stderr)
+        return
+    run.seconds.append(time.perf_counter() - start)
+    add_usage(run.usage, result.usage)
+    extraction = (ModelExtraction.model_validate(result.parsed.model_dump())
+                  if result.parsed is not None else None)
+    n_items = len(extraction.items) if extraction is not None else len(anchors.items)
+    out = GroupOutput(group=list(range(n_items)), extraction=extraction,
+                      validated=extraction is not None, attempts=result.attempts,
+                      errors=result.errors, usage=result.usage)
+    meta = Meta(backend="llm", model=settings.model, usage=result.usage)
+    summary = model_only_summary([out], loaded, anchors, meta)
+    run.failures += summary is None
+    run.preds.append(summary.model_dump(mode="json") if summary is not None else None)
+
+
+def run_ours(path: Path, settings: Settings, run: Run, raw_run: Run) -> None:
+    """Our backend: validated summary into `run`, the raw model summary into `raw_run`."""
+    start = time.perf_counter()
+    try:
+        final, raw = summarize_llm_with_raw(path, settings=settings)
+    except ImrError as exc:
+        elapsed = time.perf_counter() - start
+        for r in (run, raw_run):
+            r.seconds.append(elapsed)
+            r.failures += 1
+            r.preds.append(None)
+        print(f"  ours: {exc.kind}", file=sys.stderr)
+        return
+    elapsed = time.perf_counter() - start
+    for r in (run, raw_run):
+        r.seconds.append(elapsed)
+    add_usage(run.usage, final.meta.usage)
+    add_usage(raw_run.usage, final.meta.usage)
+    run.preds.append(final.model_dump(mode="json"))
+    raw_run.failures += raw is None
+    raw_run.preds.append(raw.model_dump(mode="json") if raw is not None else None)
+
+
+def fmt(value: float | None, spec: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def cost_table(runs: list[tuple[str, Run]], letters: int, tokens: int) -> list[str]:
+    rows = ["| approach | calls/letter | prompt tok/letter | completion tok/letter "
+            "| median s/letter | mean s/letter | prompt tok / letter tok | no usable answer |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in runs:
+        u = r.usage
+        share = u.prompt_tokens / tokens if tokens else None
+        rows.append(f"| {name} | {u.calls / letters:.2f} | {u.prompt_tokens / letters:.0f} "
+                    f"| {u.completion_tokens / letters:.0f} "
+                    f"| {statistics.median(r.seconds):.1f} | {statistics.mean(r.seconds):.1f} "
+                    f"| {fmt(share, '.2f')} | {r.failures}/{letters} |")
+    return rows
+
+
+def score_table(runs: list[Run], gold: list[JsonDict], ngold: list[JsonDict],
+                texts: list[str]) -> list[str]:
+    rows = ["| approach | decision acc | item F1 | quantity acc | diagnoses F1 | body-part F1 "
+            "| why key-fact recall | grounded rate |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        h = headline(aggregate([score_letter(g, p, t)
+                                for g, p, t in zip(gold, r.preds, texts, strict=True)]))
+        n = aggregate_narrative([score_narrative(g, p, t)
+                                 for g, p, t in zip(ngold, r.preds, texts, strict=True)])
+        rows.append(f"| {r.name} | {fmt(h['decision_accuracy'])} | {fmt(h['item_f1'])} "
+                    f"| {fmt(h['quantity_accuracy'])} | {fmt(n['diagnoses']['f1'])} "
+                    f"| {fmt(n['body_parts']['f1'])} | {fmt(n['why']['recall'])} "
+                    f"| {fmt(n['grounding']['rate'])} |")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base-url", required=True, help="OpenAI-compatible /v1 endpoint")
+    ap.add_argument("--model", default="qwen-1.5b")
+    ap.add_argument("--letters", type=int, default=6, help="first N narrative-gold letters")
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/NAIVE.md"))
+    args = ap.parse_args(argv)
+    stems = sorted(p.stem for p in (EVALS / "narrative").glob("*.json"))[: args.letters]
+    if not stems:
+        print(f"no narrative gold in {EVALS / 'narrative'}: run from the repository root",
+              file=sys.stderr)
+        return 2
+    settings = Settings(backend="llm", model=args.model, base_url=args.base_url,
+                        use_cache=False)
+    client = OpenAICompatibleClient(settings)
+    naive, ours, ours_raw = Run("naive (1 call, whole letter)"), Run("ours, validated"), \
+        Run("ours, raw model")
+    gold: list[JsonDict] = []
+    ngold: list[JsonDict] = []
+    texts: list[str] = []
+    tokens, estimated = 0, False
+    for k, stem in enumerate(stems, 1):
+        path = EVALS / "letters" / f"{stem}.txt"
+        gold.append(json.loads((EVALS / "gold" / f"{stem}.json").read_text(encoding="utf-8")))
+        ngold.append(json.loads((EVALS / "narrative" / f"{stem}.json")
+                                .read_text(encoding="utf-8")))
+        text = read_letter(path)[0].text
+        texts.append(text)
+        counted = letter_tokens(args.base_url, text)
+        estimated = estimated or counted is None
+        tokens += counted if counted is not None else len(text) // 4
+        print(f"[{k}/{len(stems)}] {stem}: naive ...", file=sys.stderr, flush=True)
+        run_naive(path, settings, client, naive)
+        print(f"[{k}/{len(stems)}] {stem}: ours ...", file=sys.stderr, flush=True)
+        run_ours(path, settings, ours, ours_raw)
+        print(f"  naive {naive.seconds[-1]:.0f} s, ours {ours.seconds[-1]:.0f} s",
+              file=sys.stderr, flush=True)
+    n = len(stems)
+    how = ("estimated as characters/4 (the server's /extras/tokenize did not answer)"
+           if estimated else "counted with the server's tokenizer (POST /extras/tokenize)")
+    lines = [
+        "# Naive extraction beside ours",
+        "",
+        f"Model `{args.model}` at `{args.base_url}`, {n} letters "
+        f"({', '.join(stems)}), cache off, run alternating naive/ours per letter on "
+        f"{time.strftime('%Y-%m-%d')}. Naive: one instructor call with the whole letter and "
+        "the `ModelExtraction` schema, no anchors, no pinned item count, no reask; an answer "
+        "that is not valid JSON of the schema scores as an empty prediction. Ours: "
+        f"`summarize_llm_with_raw`, prompt `{settings.prompt}`; the raw row scores the "
+        "model's own answer, the validated row the summary after anchors and reconcile "
+        "(same calls, so the cost row is shared).",
+        "",
+        f"Letters: {tokens / n:.0f} tokens each on average, {how}.",
+        "",
+        "## Cost per letter",
+        "",
+        *cost_table([(naive.name, naive), (f"ours ({settings.prompt})", ours)], n, tokens),
+        "",
+        "## Scores (anchored gold: evals/gold; narrative gold: evals/narrative)",
+        "",
+        *score_table([naive, ours_raw, ours], gold, ngold, texts),
+        "",
+        "Reproduce: `.venv/bin/python benchmarks/bench_naive.py "
+        f"--base-url {args.base_url} --model {args.model} --letters {n}`",
+        "",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    args.out.write_text(report, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
