@@ -129,9 +129,14 @@ def clinical_summary(anchors: Anchors) -> str:
     body = _BOILERPLATE.sub("", text, count=1)
     # Only the first two sentences are used: split a prefix, and the whole body only when the
     # prefix holds fewer than three (so the second sentence is known to be complete).
-    sents = [s for s in sentences(body[:2500]) if not instruction_spans(s)]
+    planted = bool(instruction_spans(body))  # one scan; per sentence only when needed
+
+    def kept(parts: list[str]) -> list[str]:
+        return [s for s in parts if not instruction_spans(s)] if planted else parts
+
+    sents = kept(sentences(body[:2500]))
     if len(sents) < 3:
-        sents = [s for s in sentences(body) if not instruction_spans(s)]
+        sents = kept(sentences(body))
     return " ".join(sents[:2])[:600]
 
 

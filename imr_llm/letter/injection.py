@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 
+from imr_llm.letter.fold import Folded, fold
+
 Span = tuple[int, int]
 
-_INSTRUCTION = re.compile(
+_INSTRUCTION = Folded(
     r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+|your\s+|previous\s+|prior\s+|"
     r"above\s+|earlier\s+)*(?:instructions?|above|text|rules?|prompt|guidelines?)\b"
     r"|\b(?:you\s+(?:must|should|are\s+to)|assistant\s*:|system\s*:|as\s+an?\s+(?:ai|language\s+"
@@ -20,7 +22,6 @@ _INSTRUCTION = re.compile(
     r"(?:diagnos[ie]s|decisions?|items?|everything|all\s+items|outcome|summary|the\s+claim|"
     r"claim)\b\s*(?::|as|that|must|is)?"
     r"|\bclaim\s+must\s+be\s+paid\b|\bmust\s+be\s+(?:approved|paid|overturned)\b",
-    re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n\s*\n")
 
@@ -28,7 +29,7 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n\s*\n")
 def instruction_spans(text: str) -> list[Span]:
     """Spans of the sentences of `text` that give instructions to a reader-model."""
     spans: list[Span] = []
-    for m in _INSTRUCTION.finditer(text):
+    for m in _INSTRUCTION.finditer(text, fold(text)):
         start = max(text.rfind(". ", 0, m.start()) + 2, text.rfind("\n\n", 0, m.start()) + 2, 0)
         end_m = _SENTENCE_END.search(text, m.end())
         end = end_m.end() if end_m else len(text)

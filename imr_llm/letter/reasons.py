@@ -103,8 +103,9 @@ def case_reason(rationale: str) -> str | None:
     """The rationale's case-specific reason: 1-2 sentences, at most 50 words; None if none."""
     parts = [_CITATION_TAIL.sub("", _LEADING.sub("", s)).strip()
              for s in split_sentences(rationale)]
+    planted = bool(instruction_spans(rationale))  # one scan; per sentence only when needed
     scored = [(sentence_score(s), i, s) for i, s in enumerate(parts)
-              if s and not instruction_spans(s)]  # a planted instruction is never the reason
+              if s and not (planted and instruction_spans(s))]  # never a planted instruction
     good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))
     if not good:
         return None
