@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from imr_llm.evaluation.fields import FIELDS
 from imr_llm.letter.align import align
 from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.dates import parse_date
@@ -141,8 +142,11 @@ class _Reconciler:
     def section(self, name: str, anchored: BaseModel, model: BaseModel | None) -> dict[str, Any]:
         """Each field of the rules summary's part `name` (case, patient, reviewer) reconciled
         with the same field of the model's part."""
-        return {f: self.anchored(f"{name}.{f}", getattr(anchored, f), getattr(model, f, None))
-                for f in type(anchored).model_fields}
+        owned = [f.leaf for f in FIELDS if f.path.startswith(f"{name}.") and f.anchored]
+        out = {f: getattr(anchored, f) for f in type(anchored).model_fields}
+        out.update({f: self.anchored(f"{name}.{f}", getattr(anchored, f), getattr(model, f, None))
+                    for f in owned})  # the registry says which fields the letter's lines own
+        return out
 
     def add(self, kind: FindingKind, field: str, values: dict[str, Any],
             span: tuple[int, int] | None, message: str) -> None:
