@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from imr_llm.letter.anchors import find_anchors, parse_date
+from imr_llm.letter.anchors import find_anchors
+from imr_llm.letter.dates import parse_date
 from imr_llm.letter.normalize import squash
 from imr_llm.schema import Decision
 from tests.helpers import real_letters
