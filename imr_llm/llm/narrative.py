@@ -29,7 +29,6 @@ from imr_llm.letter.clinical import clinical_body
 from imr_llm.letter.injection import instruction_spans, redact
 from imr_llm.letter.normalize import squash
 from imr_llm.letter.reasons import cut_words, sentence_score, split_sentences
-from imr_llm.rules import summary_text
 from imr_llm.schema import (
     Clinical,
     Decision,
@@ -39,6 +38,7 @@ from imr_llm.schema import (
     ModelNarrative,
     Usage,
 )
+from imr_llm.summary import summary_text
 
 PROMPT_ID = "narrative_v1"
 CLINICAL_CHARS = 3500  # the clinical summary is cut here (a real one is 1-4k characters)

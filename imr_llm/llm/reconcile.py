@@ -27,7 +27,7 @@ from imr_llm.letter.load import Letter
 from imr_llm.letter.normalize import squash
 from imr_llm.letter.polarity import contradicts
 from imr_llm.letter.quantity import MASS_UNITS
-from imr_llm.rules import source_of, summary_text
+from imr_llm.rules import source_of
 from imr_llm.schema import (
     Case,
     Clinical,
@@ -45,6 +45,7 @@ from imr_llm.schema import (
     Reviewer,
     outcome_of,
 )
+from imr_llm.summary import summary_text
 
 
 def merged_extraction(

@@ -6,6 +6,10 @@ the registry's field names, the decision confusion matrix, usage, then one colla
 letter that has anything wrong, with the letter text and the predicted spans of the wrong values
 highlighted. `texts` maps letter stem -> letter text; a letter without text still gets its diff
 table. No I/O: the caller loads the texts.
+
+Slightly over 450 lines on purpose: each section of the page is one method of `_Report` reading
+the same run, and splitting the class would only pass that run around; the narrative half and
+the per-letter diffs already live in `evalnarrative` and `evaldiff`.
 """
 
 from __future__ import annotations
