@@ -279,7 +279,7 @@ class ModelNarrative(BaseModel):
     diagnoses: list[str] = Field(
         default_factory=list, max_length=12,
         description="Conditions the clinical summary says the worker has or is treated for, "
-        "each a short phrase copied in the letter's words; [] when it names none.",
+        "each a short phrase copied in the letter's words.",
     )
     body_parts: list[str] = Field(
         default_factory=list, max_length=12,

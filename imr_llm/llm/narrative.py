@@ -41,6 +41,8 @@ from imr_llm.schema import (
 from imr_llm.summary import summary_text
 
 PROMPT_ID = "narrative_v1"
+#: What the prompt slots carry (bumped when the text sent for a letter changes: cache keys).
+INPUT_VERSION = "2"
 CLINICAL_CHARS = 3500  # the clinical summary is cut here (a real one is 1-4k characters)
 RATIONALE_CHARS = 1200  # the end of each rationale: where the case-specific reason is
 MIN_SHARED = 0.5  # share of a `why`'s content words that must come from its own rationale
@@ -51,6 +53,7 @@ _SMALL = frozenset({
     "it", "its", "his", "her", "their", "patient", "worker", "injured", "claimant", "applicant",
     "request",
 })
+_QUOTED = re.compile(r"[\"“][^\"“”]{60,}?[\"”]")
 _GUIDELINE_OPENING = re.compile(
     r"^\W*(?:the\s+)?(?:(?:ca|california)\s+)?(?:mtus|acoem|odg|official\s+disability|"
     r"guidelines?|according\s+to|per\s+(?:the\s+)?(?:mtus|acoem|odg|guidelines?))",
@@ -74,12 +77,21 @@ def _content(text: str) -> set[str]:
 
 
 def rationale_tail(anchors: Anchors, index: int) -> str:
-    """The last RATIONALE_CHARS characters of an item's rationale, starting at a sentence."""
+    """What the model reads of an item's rationale: its case-specific sentences.
+
+    The guideline quotations and the boilerplate conclusion are left out (sentences that
+    `reasons.sentence_score` rates as not about this case), so the model cannot copy them and
+    the prompt stays short; at most RATIONALE_CHARS characters, the last ones kept. When no
+    sentence reads as case-specific, the rationale's end is sent instead.
+    """
     item = anchors.items[index]
     text = squash(str(item.rationale.value)) if item.rationale else ""
-    if len(text) <= RATIONALE_CHARS:
-        return text
-    tail = text[-RATIONALE_CHARS:]
+    unquoted = _QUOTED.sub(" ", text)  # a quoted guideline passage is never this case's reason
+    case = " ".join(s for s in split_sentences(unquoted) if sentence_score(s) > 0)
+    chosen = case or text
+    if len(chosen) <= RATIONALE_CHARS:
+        return chosen
+    tail = chosen[-RATIONALE_CHARS:]
     cut = tail.find(". ")
     return tail[cut + 2 :] if 0 <= cut < 300 else tail
 
@@ -95,7 +107,7 @@ def prompt_values(anchors: Anchors, group: Sequence[int]) -> dict[str, str]:
     for n, i in enumerate(group, start=1):
         tail = rationale_tail(anchors, i)
         blocks.append(f"[{n}] Decision line: {squash(anchors.items[i].line.text)}\n"
-                      f"Rationale (end): <<< {redact(tail, instruction_spans(tail))} >>>")
+                      f"Rationale (about this case): <<< {redact(tail, instruction_spans(tail))} >>>")
     return {"clinical": clinical or "(none in this letter)", "items": "\n\n".join(blocks),
             "item_count": str(len(group))}
 

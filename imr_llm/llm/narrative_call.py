@@ -19,8 +19,8 @@ from imr_llm.letter.load import Letter
 from imr_llm.letter.normalize import shorten
 from imr_llm.llm.cache import ModelCache, cache_key
 from imr_llm.llm.calls import client_getter, stamp_elapsed
-from imr_llm.llm.narrative import PROMPT_ID as NARRATIVE_PROMPT
 from imr_llm.llm.narrative import (
+    INPUT_VERSION,
     NarrativeOutput,
     ValidatedNarrative,
     expected_for,
@@ -29,6 +29,7 @@ from imr_llm.llm.narrative import (
     prompt_values,
     raw_narrative,
 )
+from imr_llm.llm.narrative import PROMPT_ID as NARRATIVE_PROMPT
 from imr_llm.llm.prompts import load_prompt
 from imr_llm.llm.protocol import ModelClient, add_usage
 from imr_llm.rules import summarize_rules
@@ -103,7 +104,7 @@ def _narrative_call(
     reasks = min(settings.reask_attempts, 1)  # a bad reason is reasked once, then replaced
     prompt = load_prompt(NARRATIVE_PROMPT)
     params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens,
-              "reask_attempts": reasks,
+              "reask_attempts": reasks, "input": INPUT_VERSION,
               # the template's own hash too: a prompt edited in place can never hit old answers
               "prompt_sha": hashlib.sha256((prompt.system + prompt.user).encode()).hexdigest()[:16]}
     part = f"narrative{group[0]}-{group[-1]}"
