@@ -113,7 +113,7 @@ def one_request(base: str, letter: str, run: int, max_tokens: int) -> dict[str, 
 
 def bench(model: str, python: str, runs: int, prompt_chars: int, max_tokens: int,
           threads: int, n_ctx: int, server_args: list[str], max_other_cores: float,
-          attempts: int, nice: int) -> dict[str, Any]:
+          attempts: int, nice: int, wait_s: float) -> dict[str, Any]:
     m = get_model(model)
     gguf = model_gguf(m.name)
     port = free_port()
@@ -121,7 +121,7 @@ def bench(model: str, python: str, runs: int, prompt_chars: int, max_tokens: int
     cmd = [python, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
            "--port", str(port), "--model_alias", m.alias, "--n_ctx", str(n_ctx),
            "--n_threads", str(threads), "--n_threads_batch", str(threads), *server_args]
-    wait_quiet(max_other_cores)
+    wait_quiet(max_other_cores, wait_s)
     t0 = time.perf_counter()
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
@@ -146,7 +146,7 @@ def bench(model: str, python: str, runs: int, prompt_chars: int, max_tokens: int
         discarded: list[dict[str, float]] = []
         while len(results) < runs and run < runs * attempts:
             run += 1
-            wait_quiet(max_other_cores)
+            wait_quiet(max_other_cores, wait_s)
             offset = log.stat().st_size
             cpu0, busy0, t_0 = proc_cpu_s(proc.pid), busy_cpu_s(), time.perf_counter()
             res = one_request(base, letter, run, max_tokens)
@@ -164,12 +164,16 @@ def bench(model: str, python: str, runs: int, prompt_chars: int, max_tokens: int
             if "eval" in perf:
                 ms, n = perf["eval"]
                 res |= {"gen_tokens": n, "gen_tps": n / ms * 1000}
+            print(json.dumps({"model": m.name, "run": run} | res), file=sys.stderr, flush=True)
             # Another process took CPU during the request: measure again.
             (results if res["other_cores"] < max_other_cores else discarded).append(res)
         return {"model": m.name, "served": served, "gguf_bytes": gguf.stat().st_size,
                 "start_s": start_s, "rss_idle_mib": rss_idle / 1024,
                 "rss_mib": proc_kib(proc.pid, "VmRSS") / 1024,
-                "hwm_mib": proc_kib(proc.pid, "VmHWM") / 1024, "runs": results,
+                "hwm_mib": proc_kib(proc.pid, "VmHWM") / 1024,
+                # RssFile: pages of the mmapped GGUF (page cache, reclaimable); RssAnon: the rest.
+                "rss_anon_mib": proc_kib(proc.pid, "RssAnon") / 1024,
+                "rss_file_mib": proc_kib(proc.pid, "RssFile") / 1024, "runs": results,
                 "discarded_runs": discarded,
                 "python": python, "log": str(log)}
     finally:
@@ -196,6 +200,8 @@ def main() -> int:
     p.add_argument("--nice", type=int, default=0,
                    help="scheduling priority of the server (negative: ahead of other jobs on "
                         "a shared machine; needs root)")
+    p.add_argument("--wait-s", type=float, default=1800.0,
+                   help="longest wait for a quiet machine before each start and request")
     p.add_argument("--attempts", type=int, default=4, help="requests tried per kept run")
     p.add_argument("--server-arg", action="append", default=[],
                    help="passed on to llama_cpp.server, e.g. --server-arg=--logits_all "
@@ -204,7 +210,7 @@ def main() -> int:
     for model in args.model:
         r = bench(model, args.python, args.runs, args.prompt_chars, args.max_tokens,
                   args.threads, args.n_ctx, args.server_arg, args.max_other_cores,
-                  args.attempts, args.nice)
+                  args.attempts, args.nice, args.wait_s)
         r |= {"label": args.label, "server_args": args.server_arg, "nice": args.nice}
         print(json.dumps(r), flush=True)
     return 0

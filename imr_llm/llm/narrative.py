@@ -105,9 +105,9 @@ def prompt_values(anchors: Anchors, group: Sequence[int]) -> dict[str, str]:
     clinical = redact(clinical, instruction_spans(clinical))
     blocks = []
     for n, i in enumerate(group, start=1):
-        tail = rationale_tail(anchors, i)
+        tail = redact(rationale_tail(anchors, i), instruction_spans(rationale_tail(anchors, i)))
         blocks.append(f"[{n}] Decision line: {squash(anchors.items[i].line.text)}\n"
-                      f"Rationale (about this case): <<< {redact(tail, instruction_spans(tail))} >>>")
+                      f"Rationale (about this case): <<< {tail} >>>")
     return {"clinical": clinical or "(none in this letter)", "items": "\n\n".join(blocks),
             "item_count": str(len(group))}
 
