@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from imr_llm import summarize
-from imr_llm.local_server import running_server
+from imr_llm.llm.local_server import running_server
 
 ROOT = Path(__file__).resolve().parents[1]
 

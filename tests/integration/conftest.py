@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from imr_llm.local_server import LocalServer, server_available, start_server
+from imr_llm.llm.local_server import LocalServer, server_available, start_server
 from tests.integration.faultproxy import FaultProxy
 
 # Small, fixed call settings: keep each real call short on a 2-core CPU.

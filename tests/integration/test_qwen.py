@@ -15,8 +15,8 @@ import pytest
 
 from imr_llm import summarize
 from imr_llm.letter.load import load_letter
-from imr_llm.local_models import model_available
-from imr_llm.local_server import LocalServer, start_server
+from imr_llm.llm.local_models import model_available
+from imr_llm.llm.local_server import LocalServer, start_server
 from imr_llm.schema import LetterSummary
 
 pytestmark = pytest.mark.integration

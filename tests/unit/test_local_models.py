@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from imr_llm import local_models
 from imr_llm.errors import ConfigError
-from imr_llm.local_models import (
+from imr_llm.llm import local_models
+from imr_llm.llm.local_models import (
     MODELS,
     LocalModel,
     assemble,
@@ -263,7 +263,7 @@ def test_installed_real_parts_add_up_to_the_registered_size(name: str) -> None:
 
 
 def test_served_models_reads_the_ids_of_a_models_response() -> None:
-    from imr_llm.local_server import served_models
+    from imr_llm.llm.local_server import served_models
 
     body = {"object": "list", "data": [{"id": "qwen-1.5b", "object": "model"}]}
     assert served_models(body) == ["qwen-1.5b"]
@@ -271,7 +271,7 @@ def test_served_models_reads_the_ids_of_a_models_response() -> None:
 
 
 def test_start_server_refuses_an_unknown_model() -> None:
-    from imr_llm.local_server import start_server
+    from imr_llm.llm.local_server import start_server
 
     with pytest.raises(ConfigError, match="unknown local model 'qwen-70b'"):
         start_server(model="qwen-70b")
@@ -282,7 +282,7 @@ def test_start_server_reports_missing_parts_with_the_pip_command(
 ) -> None:
     import importlib.util
 
-    from imr_llm.local_server import start_server
+    from imr_llm.llm.local_server import start_server
 
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python not installed")

@@ -7,7 +7,13 @@ import socket
 import pytest
 
 from imr_llm.errors import ConfigError
-from imr_llm.local_server import GGUF_NAME, find_gguf, port_is_free, server_available, start_server
+from imr_llm.llm.local_server import (
+    GGUF_NAME,
+    find_gguf,
+    port_is_free,
+    server_available,
+    start_server,
+)
 
 
 def test_busy_port_is_reported_as_busy():

