@@ -9,7 +9,8 @@
     metrics    many letters -> RunTotals (`aggregate`: its run.json dict), headline
     gate       exact McNemar gate of a run against a baseline
     run        pair letters with gold, predict (injected), score, total
-    scoring    old import path, re-exports only
+    narrative  the NARRATIVE.md scorer (diagnoses, body parts, key facts of `why`, grounding)
+               and its paired gate
 
 May import: the standard library, `imr_llm.errors`, `imr_llm.letter`, `imr_llm.schema`,
 `imr_llm.settings` and `imr_llm.version`. Never `imr_llm.llm`, `imr_llm.api`, `imr_llm.batch`
