@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from imr_llm.llm.protocol import ModelClient
 from imr_llm.schema import LetterSummary
 from imr_llm.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def lenient_parse(raw_text: str | None, model: type[M]) -> M | None:
+    """The model's last JSON, checked against the schema only (no anchors); None if garbage."""
+    if not raw_text:
+        return None
+    try:
+        return model.model_validate(json.loads(raw_text, strict=False))
+    except (ValueError, ValidationError):
+        return None
 
 
 def client_getter(settings: Settings, client: ModelClient | None) -> Callable[[], ModelClient]:

@@ -9,7 +9,6 @@ and records every disagreement as a finding.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import TypedDict
@@ -22,7 +21,7 @@ from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.load import Letter, LetterInput
 from imr_llm.letter.normalize import shorten, squash
 from imr_llm.llm.cache import ModelCache, cache_key
-from imr_llm.llm.calls import client_getter, stamp_elapsed
+from imr_llm.llm.calls import client_getter, lenient_parse, stamp_elapsed
 from imr_llm.llm.narrative import PROMPT_ID as NARRATIVE_PROMPT
 from imr_llm.llm.prompts import PROMPT_VERSION, load_prompt
 from imr_llm.llm.protocol import ModelClient, add_usage
@@ -156,16 +155,6 @@ def _norm_index(anchors: Anchors, original: int) -> int:
     return min(lo, len(nt.text))
 
 
-def lenient_parse(raw_text: str | None) -> ModelExtraction | None:
-    """The model's last JSON, validated only against the schema (no anchors); None if garbage."""
-    if not raw_text:
-        return None
-    try:
-        return ModelExtraction.model_validate(json.loads(raw_text, strict=False))
-    except (ValueError, ValidationError):
-        return None
-
-
 def summarize_llm(
     letter: LetterInput, *, settings: Settings, started: float | None = None,
     client: ModelClient | None = None,
@@ -276,7 +265,7 @@ def _run_group(
     # The client answers with a subclass of the response model (validators, compact schema):
     # the record keeps a plain ModelExtraction.
     extraction = (ModelExtraction.model_validate(result.parsed.model_dump())
-                  if result.parsed is not None else lenient_parse(result.raw_text))
+                  if result.parsed is not None else lenient_parse(result.raw_text, ModelExtraction))
     out = GroupOutput(group=group, extraction=extraction, validated=result.parsed is not None,
                       attempts=result.attempts, errors=result.errors,
                       usage=result.usage.model_copy())

@@ -8,7 +8,6 @@ prompt, extract_v2).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterator
 
 from pydantic import ValidationError
@@ -18,7 +17,7 @@ from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.load import Letter
 from imr_llm.letter.normalize import shorten
 from imr_llm.llm.cache import ModelCache, cache_key
-from imr_llm.llm.calls import client_getter, stamp_elapsed
+from imr_llm.llm.calls import client_getter, lenient_parse, stamp_elapsed
 from imr_llm.llm.narrative import (
     INPUT_VERSION,
     NarrativeOutput,
@@ -132,7 +131,7 @@ def _narrative_call(
                "planted": planted_sentences(loaded.text)}
     result = get_client().structured(system, user, ValidatedNarrative, context, reasks=reasks)
     narrative = (ModelNarrative.model_validate(result.parsed.model_dump())
-                 if result.parsed is not None else _lenient_narrative(result.raw_text))
+                 if result.parsed is not None else lenient_parse(result.raw_text, ModelNarrative))
     out = NarrativeOutput(group=group, narrative=narrative, validated=result.parsed is not None,
                           attempts=result.attempts, errors=result.errors,
                           usage=result.usage.model_copy())
@@ -140,16 +139,6 @@ def _narrative_call(
         cache.set(key, out.model_dump(mode="json"))
         cache.set(latest, out.model_dump(mode="json"))
     return out, False
-
-
-def _lenient_narrative(raw_text: str | None) -> ModelNarrative | None:
-    """The model's last JSON checked against the schema only; None when it is not even that."""
-    if not raw_text:
-        return None
-    try:
-        return ModelNarrative.model_validate(json.loads(raw_text, strict=False))
-    except (ValueError, ValidationError):
-        return None
 
 
 def _endpoint(settings: Settings) -> str | None:
