@@ -197,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  naive {naive.seconds[-1]:.0f} s, ours {ours.seconds[-1]:.0f} s",
               file=sys.stderr, flush=True)
     n = len(stems)
+    if not naive.usage.calls and not ours.usage.calls:
+        print(f"no model call answered at {args.base_url}: is the server up? "
+              f"{args.out} left as it was", file=sys.stderr)
+        return 1
     how = (f"{estimated} of {n} estimated as characters/4 (the server's /extras/tokenize did "
            "not answer), the rest counted with the server's tokenizer"
            if estimated else "counted with the server's tokenizer (POST /extras/tokenize)")
