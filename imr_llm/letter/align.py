@@ -31,7 +31,9 @@ def align(value: str, text: str, within: Span | None = None) -> Alignment | None
                        + r"(?![A-Za-z0-9])", re.IGNORECASE)
     m = exact.search(text, lo, hi)
     if m:
-        return Alignment((m.start(), m.end()), "exact")
+        same = " ".join(value.lower().split()) in " ".join(m.group().lower().split())
+        # Same words with other punctuation between them ("abdominal [pain") is not exact.
+        return Alignment((m.start(), m.end()), "exact" if same else "fuzzy")
     content = [w for w in words if w.lower() not in _SMALL]
     if len(content) < 2:
         return None

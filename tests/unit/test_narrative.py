@@ -123,3 +123,16 @@ def test_narrative_gate_fails_on_any_lost_grounding() -> None:
     cur = dict(base, L0=_letter(4, grounded=3))
     verdict = compare_narrative(base, cur)
     assert verdict is not None and verdict["metrics"]["grounding"]["regressed"]
+
+
+def test_alignment_is_exact_only_when_the_letter_writes_the_value_so() -> None:
+    """Same words with a stray bracket between them align, but only as fuzzy."""
+    from imr_llm.letter.align import align
+
+    text = "treated for left lower quadrant abdominal [pain and lumbar strain."
+    loose = align("left lower quadrant abdominal pain", text)
+    assert loose is not None and loose.status == "fuzzy"
+    tight = align("lumbar strain", text)
+    assert tight is not None and tight.status == "exact"
+    assert text[tight.span[0]:tight.span[1]] == "lumbar strain"
+    assert align("malingering", text) is None
