@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from imr_llm.errors import ContextLengthError
 from imr_llm.llm.protocol import ModelClient
 from imr_llm.schema import LetterSummary
 from imr_llm.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def lenient_parse(raw_text: str | None, model: type[M]) -> M | None:
@@ -46,3 +48,17 @@ def stamp_elapsed(started: float, *summaries: LetterSummary | None) -> None:
     for s in summaries:
         if s is not None:
             s.meta.elapsed_s = elapsed
+
+
+def halving(group: list[int], call: Callable[[list[int]], T]) -> Iterator[T]:
+    """`call(group)`, or the halves of `group` in turn while its prompt does not fit the context."""
+    try:
+        result = call(group)
+    except ContextLengthError:
+        if len(group) == 1:
+            raise
+        half = len(group) // 2
+        yield from halving(group[:half], call)
+        yield from halving(group[half:], call)
+        return
+    yield result

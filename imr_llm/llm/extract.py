@@ -10,18 +10,18 @@ and records every disagreement as a finding.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TypedDict
 
 from pydantic import ValidationError, ValidationInfo, model_validator
 
-from imr_llm.errors import ConfigError, ContextLengthError, ExtractionError
+from imr_llm.errors import ConfigError, ExtractionError
 from imr_llm.letter import read_letter
 from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.load import Letter, LetterInput
 from imr_llm.letter.normalize import shorten, squash
 from imr_llm.llm.cache import ModelCache, cache_key
-from imr_llm.llm.calls import client_getter, lenient_parse, stamp_elapsed
+from imr_llm.llm.calls import client_getter, halving, lenient_parse, stamp_elapsed
 from imr_llm.llm.narrative import PROMPT_ID as NARRATIVE_PROMPT
 from imr_llm.llm.prompts import PROMPT_VERSION, load_prompt
 from imr_llm.llm.protocol import ModelClient, add_usage
@@ -182,10 +182,12 @@ def summarize_llm_with_raw(
     hits = 0
     get_client = client_getter(settings, client)
 
+    def run(g: list[int]) -> tuple[GroupOutput, bool, Usage | None]:
+        return _run_group(loaded, anchors, g, settings, cache, replay, get_client)
+
     try:
         for group in groups:
-            for out, hit, used in _run_group_fitting(loaded, anchors, group, settings, cache,
-                                                     replay, get_client):
+            for out, hit, used in halving(group, run):
                 if hit:
                     hits += 1
                 elif used is not None:
@@ -216,25 +218,6 @@ def summarize_llm_with_raw(
     raw = model_only_summary(outputs, loaded, anchors, meta)
     stamp_elapsed(started, final, raw)
     return final, raw
-
-
-def _run_group_fitting(
-    loaded: Letter, anchors: Anchors, group: list[int], settings: Settings,
-    cache: ModelCache | None, replay: bool, get_client: Callable[[], ModelClient],
-) -> Iterator[tuple[GroupOutput, bool, Usage | None]]:
-    """_run_group, halving the group while its prompt does not fit the model's context."""
-    try:
-        out, hit, used = _run_group(loaded, anchors, group, settings, cache, replay, get_client)
-    except ContextLengthError:
-        if len(group) == 1:
-            raise
-        half = len(group) // 2
-        yield from _run_group_fitting(loaded, anchors, group[:half], settings, cache, replay,
-                                      get_client)
-        yield from _run_group_fitting(loaded, anchors, group[half:], settings, cache, replay,
-                                      get_client)
-        return
-    yield out, hit, used
 
 
 def _run_group(

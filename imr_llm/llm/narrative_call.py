@@ -8,16 +8,16 @@ prompt, extract_v2).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from imr_llm.errors import ConfigError, ContextLengthError, ExtractionError
+from imr_llm.errors import ConfigError, ExtractionError
 from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.load import Letter
 from imr_llm.letter.normalize import shorten
 from imr_llm.llm.cache import ModelCache, cache_key
-from imr_llm.llm.calls import client_getter, lenient_parse, stamp_elapsed
+from imr_llm.llm.calls import client_getter, halving, lenient_parse, stamp_elapsed
 from imr_llm.llm.narrative import (
     INPUT_VERSION,
     NarrativeOutput,
@@ -49,9 +49,11 @@ def summarize_narrative(
     outputs: list[NarrativeOutput] = []
     usage = Usage()
     hits = 0
+    def call(g: list[int]) -> tuple[NarrativeOutput, bool]:
+        return _narrative_call(loaded, anchors, g, settings, cache, replay, get_client)
+
     try:
-        for out, hit in _narrative_fitting(loaded, anchors, list(range(len(anchors.items))),
-                                           settings, cache, replay, get_client):
+        for out, hit in halving(list(range(len(anchors.items))), call):
             hits += hit
             if not hit:
                 usage = add_usage(usage, out.usage)
@@ -77,23 +79,6 @@ def summarize_narrative(
     raw = raw_narrative(outputs, base)
     stamp_elapsed(started, final, raw)
     return final, raw
-
-
-def _narrative_fitting(
-    loaded: Letter, anchors: Anchors, group: list[int], settings: Settings,
-    cache: ModelCache | None, replay: bool, get_client: Callable[[], ModelClient],
-) -> Iterator[tuple[NarrativeOutput, bool]]:
-    """One narrative call for `group`, halving it while the prompt does not fit the context."""
-    try:
-        yield _narrative_call(loaded, anchors, group, settings, cache, replay, get_client)
-    except ContextLengthError:
-        if len(group) == 1:
-            raise
-        half = len(group) // 2
-        yield from _narrative_fitting(loaded, anchors, group[:half], settings, cache, replay,
-                                      get_client)
-        yield from _narrative_fitting(loaded, anchors, group[half:], settings, cache, replay,
-                                      get_client)
 
 
 def _narrative_call(
