@@ -39,7 +39,8 @@ _PARTIAL = re.compile(
 _END_OF_SENTENCE = re.compile(r"[.;!?][\"”')\]]*$")
 _CONCLUSION = Folded(
     r"\b(?:medically\s+necessary|medical\s+necessity|medically\s+appropriate|"
-    r"(?:is|was|are|were|be)\s+(?:not\s+)?(?:considered\s+)?necessary)\b"
+    r"(?:is|was|are|were|be)\s+(?:not\s+)?(?:considered\s+)?necessary)\b",
+    word_start=True,
 )
 _NEGATIVE = Folded(
     r"\b(?:not|cannot|never)\b(?:\s+[\w-]+){0,4}?\s+(?:medically\s+)?(?:necessary|appropriate|"

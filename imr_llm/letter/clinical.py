@@ -51,14 +51,16 @@ _FILLER = (
 _DIAGNOSIS_CUE = Folded(
     r"(?:\bdiagnos(?:is|es|ed)\b" + _FILLER + r"|\b(?:being|been|is|was)\s+treated\s+for\b"
     r"|\b(?:undergoing|receiving|under)\s+(?:\w+\s+)?(?:treatment|care)\s+for\b"
-    r"|\bfiled\s+a\s+claim\s+for\b)\s*[\"“]?"
+    r"|\bfiled\s+a\s+claim\s+for\b)\s*[\"“]?",
+    word_start=True,
 )
 _PRIOR_CUE = Folded(
     r"\b(?:(?:prior|past|previous)\s+treatments?|treatments?\s+to\s+date|treatment\s+history|"
     r"(?:the\s+)?treatment\s+and\s+diagnostic\s+testing\s+to\s+date|conservative\s+treatments?|"
     r"treatments?\s+(?:has|have)\s+included)"
     r"(?:\s*(?:has|have|had|was|were|included?|includes|consisted|consist|of|:)\b:?)+\s*:?\s*"
-    r"|\bhas\s+been\s+treated\s+with\s+"
+    r"|\bhas\s+been\s+treated\s+with\s+",
+    word_start=True,
 )
 # Where a stated phrase ends: the end of its sentence (a period before a space or line end).
 _SENTENCE_END = re.compile(r"\.(?=[\s\"”)]|$)|\n\s*\n")
@@ -121,12 +123,14 @@ _REGIONS = (
 _BODY = Folded(
     r"\b(?P<lat>" + _SIDE + r"(?:[\s-]+sided)?\s+)?(?P<region>(?:" + _REGIONS + r")"
     r"(?:/(?:" + _REGIONS + r"))*)\b"
-    r"(?P<after>,?\s+" + _SIDE + r"(?:ly)?\b(?![\s-]+(?:sided\b|(?:" + _REGIONS + r")\b)))?"
+    r"(?P<after>,?\s+" + _SIDE + r"(?:ly)?\b(?![\s-]+(?:sided\b|(?:" + _REGIONS + r")\b)))?",
+    word_start=True,
 )
 # Where pain spreads to is a symptom, not a treated region: from the cue to the clause's end.
 _RADIATING = Folded(
     r"\b(?:(?:radiat\w*|travel\w*|extend\w*|goes|going|shooting|spreading)\s+(?:down\s+)?"
-    r"(?:(?:in)?to|down)|(?:numbness|tingling|paresthesias?)\s+(?:in|of|into|to|at|over))\b"
+    r"(?:(?:in)?to|down)|(?:numbness|tingling|paresthesias?)\s+(?:in|of|into|to|at|over))\b",
+    word_start=True,
 )
 _CLAUSE_END = Folded(
     r"[.;:]|\b(?:with|associated|that|which|but|while|when|from|as\s+well\s+as)\b|"
@@ -144,11 +148,12 @@ _GENERIC_REGIONS = {"back", "spine", "arm", "arms", "leg", "legs"}
 _SYMPTOM_REGIONS = re.compile(r"^(?:legs?|lower\s+legs?|lower\s+extremit(?:y|ies))$", re.IGNORECASE)
 _SIDES = frozenset({"left", "right", "bilateral"})
 # What the patient complains of is a treated region, whatever else the sentence examines.
-_COMPLAINT = Folded(r"\bcomplain\w*|\bcomplaints?\b|\bpresented\s+with\b")
+_COMPLAINT = Folded(r"\bcomplain\w*|\bcomplaints?\b|\bpresented\s+with\b", word_start=True)
 _EXAM = Folded(
     r"\b(?:tender\w*|range\s+of\s+motion|exam\w*|palpat\w*|strength|sensation|reflex\w*|"
     r"spasms?|swelling|x-rays?|mri|ct|scan|imaging|radiograph\w*|revealed|showed|noted|"
-    r"flexion)\b"
+    r"flexion)\b",
+    word_start=True,
 )
 
 
@@ -256,12 +261,18 @@ class _Located:
     norm_end: int
 
 
-def _listed(body: _Body, cue: Folded, accept: re.Pattern[str] | None) -> list[_Located]:
+def _planted(body: _Body) -> list[Span]:
+    """Normalized spans of the sentences in `body` that give instructions to a reader-model."""
+    return [(body.start + s, body.start + e)
+            for s, e in instruction_spans(body.text[body.start : body.end])]
+
+
+def _listed(
+    body: _Body, cue: Folded, accept: re.Pattern[str] | None, blocked: list[Span]
+) -> list[_Located]:
     text = body.text
     out: list[_Located] = []
     seen: set[str] = set()
-    blocked = [(body.start + s, body.start + e)
-               for s, e in instruction_spans(text[body.start : body.end])]
     for m in cue.finditer(text, body.low, body.start, body.end):
         if any(s <= m.start() < e for s, e in blocked):
             continue  # an instruction planted in the letter is not a statement about the patient
@@ -397,10 +408,11 @@ def find_clinical(nt: NormalizedText, span: Span | None) -> ClinicalAnchors:
     body = clinical_body(nt, span)
     if body is None:
         return ClinicalAnchors()
-    diagnoses = _listed(body, _DIAGNOSIS_CUE, _CONDITION)
+    blocked = _planted(body)  # one scan for both lists
+    diagnoses = _listed(body, _DIAGNOSIS_CUE, _CONDITION, blocked)
     spans = [(p.norm_start, p.norm_end) for p in diagnoses]
     return ClinicalAnchors(
         diagnoses=tuple(p.phrase for p in diagnoses),
         body_parts=tuple(_body_parts(body, spans)),
-        prior_treatments=tuple(p.phrase for p in _listed(body, _PRIOR_CUE, None)),
+        prior_treatments=tuple(p.phrase for p in _listed(body, _PRIOR_CUE, None, blocked)),
     )

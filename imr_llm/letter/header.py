@@ -45,11 +45,12 @@ _SPECIALTY = re.compile(
 )
 _AGE_SEX = Folded(
     r"\b(?P<age>\d{1,3})\s*[- ]?\s*(?:year|yr)s?\s*[- ]?\s*old\b(?:\s*,)?\s*"
-    r"(?P<sex>male|female|man|woman|gentleman|lady|boy|girl)?"
+    r"(?P<sex>male|female|man|woman|gentleman|lady|boy|girl)?",
+    word_start=True,
 )
-_AGE_ALT = Folded(r"\b(?:age|aged)\s*:?\s*(?P<age>\d{1,3})\b")
-_SEX_WORD = Folded(r"\b(?P<sex>male|female|man|woman|gentleman|lady)\b")
-_PRONOUNS = Folded(r"\b(?P<p>he|his|him|she|her|hers)\b")
+_AGE_ALT = Folded(r"\b(?:age|aged)\s*:?\s*(?P<age>\d{1,3})\b", word_start=True)
+_SEX_WORD = Folded(r"\b(?P<sex>male|female|man|woman|gentleman|lady)\b", word_start=True)
+_PRONOUNS = Folded(r"\b(?P<p>he|his|him|she|her|hers)\b", word_start=True)
 _NARRATIVE_DOI = Folded(
     rf"(?:injur(?:y|ed)|date\s+of\s+injury|DOI)\b[^.\n]{{0,60}}?\b(?:on|of|dated?|date|:)\s*,?\s*(?P<v>{DATE})"
 )

@@ -13,15 +13,37 @@ from imr_llm.letter.fold import Folded, fold
 
 Span = tuple[int, int]
 
+# "ignore the above instructions", "disregard all prior rules"
+_FORGET_TAIL = (
+    r"\s+(?:all\s+|any\s+|the\s+|your\s+|previous\s+|prior\s+|above\s+|earlier\s+)*"
+    r"(?:instructions?|above|text|rules?|prompt|guidelines?)\b"
+)
+# "add diagnosis: malingering", "write that the claim must be paid"
+_WRITE_TAIL = (
+    r"\s+(?:a\s+|the\s+|that\s+)?(?:diagnos[ie]s|decisions?|items?|everything|all\s+items|"
+    r"outcome|summary|the\s+claim|claim)\b\s*(?::|as|that|must|is)?"
+)
+# One alternative per leading word, each opening with its word, so that `re` rules a word out
+# on its first letter; a group of words before a shared tail is entered at every word first.
 _INSTRUCTION = Folded(
-    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+|your\s+|previous\s+|prior\s+|"
-    r"above\s+|earlier\s+)*(?:instructions?|above|text|rules?|prompt|guidelines?)\b"
-    r"|\b(?:you\s+(?:must|should|are\s+to)|assistant\s*:|system\s*:|as\s+an?\s+(?:ai|language\s+"
-    r"model))\b"
-    r"|\b(?:add|insert|include|report|write|output|set|mark|list)\s+(?:a\s+|the\s+|that\s+)?"
-    r"(?:diagnos[ie]s|decisions?|items?|everything|all\s+items|outcome|summary|the\s+claim|"
-    r"claim)\b\s*(?::|as|that|must|is)?"
-    r"|\bclaim\s+must\s+be\s+paid\b|\bmust\s+be\s+(?:approved|paid|overturned)\b",
+    r"\b(?:"
+    + "|".join(
+        [word + _FORGET_TAIL for word in ("ignore", "disregard", "forget")]
+        + [
+            r"you\s+(?:must|should|are\s+to)\b",
+            r"assistant\s*:\b",
+            r"system\s*:\b",
+            r"as\s+an?\s+(?:ai|language\s+model)\b",
+        ]
+        + [
+            word + _WRITE_TAIL
+            for word in ("add", "insert", "include", "report", "write", "output", "set", "mark",
+                         "list")
+        ]
+        + [r"claim\s+must\s+be\s+paid\b", r"must\s+be\s+(?:approved|paid|overturned)\b"]
+    )
+    + ")",
+    word_start=True,
 )
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n\s*\n")
 

@@ -31,19 +31,22 @@ _CASE = Folded(
     r"injured\s+worker|applicant|worker|employee|iw|provider|treating\s+(?:physician|provider))|"
     r"(?:he|she)\s+(?:has|had|was|is|did|does|reported|underwent|completed|continues)|"
     r"this\s+(?:patient|claimant|applicant|injured\s+worker)|records?|documentation|notes?|"
-    r"progress\s+reports?|submitted|provided)\b"
+    r"progress\s+reports?|submitted|provided)\b",
+    word_start=True,
 )
 _FACT = Folded(
     r"\b(?:no|not|lack\w*|without|absence|absent|fail\w*|unclear|insufficient|exceed\w*|"
     r"already|completed|prior|previous|previously|history|documented|noted|reported|"
     r"remains?|persistent|ongoing|improvement|improved|benefit|response|red\s+flags?|"
     r"neurologic\w*|deficits?|findings?|exam\w*|sessions?|visits?|weeks?|months?|"
-    r"however|although|despite|since|because)\b"
+    r"however|although|despite|since|because)\b",
+    word_start=True,
 )
 _GUIDELINE = Folded(
     r"\b(?:guidelines?|MTUS|ACOEM|ODG|recommend\w*|criteria|evidence[- ]based|page\s+\d+|"
     r"chapter|table\s+\d|state[sd]?\s+that|according\s+to|studies|indicated\s+(?:for|when|in)|"
-    r"may\s+be|should\s+be|can\s+be|is\s+supported|are\s+supported|supports?)\b"
+    r"may\s+be|should\s+be|can\s+be|is\s+supported|are\s+supported|supports?)\b",
+    word_start=True,
 )
 _CONCLUSION = re.compile(
     r"^(?:(?:therefore|thus|as\s+such|consequently|accordingly|hence|based\s+on\s+\w+(?:\s+\w+)?)"
@@ -75,7 +78,7 @@ def sentence_score(sentence: str) -> float:
     words = len(sentence.split())
     lowered = sentence.lower()
     low = lowered if sentence.isascii() else None  # fold(sentence)
-    facts = _FACT.fast.findall(low) if low is not None else _FACT.slow.findall(lowered)
+    facts = _FACT.lowered_matches(lowered)
     score = 2.0 * _CASE.count(sentence, low) + 1.0 * len(set(facts))
     score -= 2.0 * _GUIDELINE.count(sentence, low)
     if len(_QUOTE.findall(sentence)) >= 2 or sentence.startswith(("\"", "“")):
