@@ -66,12 +66,17 @@ class NormalizedText:
 # a token on its own (a tab, NBSP, a CR, a ligature). Tokens never reach outside a run, so a run
 # is scanned once and what `_TOKEN` makes of it depends on the run's characters alone: it is
 # worked out once per distinct run (a letter has a handful: " \n", " \n \n", "  ", ...).
+# Each pattern is "one character from a set, then either more blanks or a look-behind saying
+# that character is a token alone", the same matches as "[blanks]{2,}|[alone]": `re` skips
+# ahead to a character from a set only when the pattern starts with one.
 _RUN = re.compile(
-    r"[ \n\r\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]{2,}"
-    r"|[\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000\r\ufb00-\ufb04]"
+    r"[ \n\r\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000\ufb00-\ufb04]"
+    r"(?:(?<=[ \n\r\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000])"
+    r"[ \n\r\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+"
+    r"|(?<=[\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000\r\ufb00-\ufb04]))"
 )
 # The same runs in ASCII text, where a byte-wide character set is quicker to test.
-_RUN_ASCII = re.compile(r"[ \n\r\t\f\v]{2,}|[\t\f\v\r]")
+_RUN_ASCII = re.compile(r"[ \n\r\t\f\v](?:[ \n\r\t\f\v]+|(?<=[\t\f\v\r]))")
 #: run text -> its tokens: (start, end, replacement, origin), offsets within the run
 _RUN_TOKENS: dict[str, tuple[tuple[int, int, str, int], ...]] = {}
 _RUN_CACHE_MAX = 4096

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from imr_llm.letter.normalize import normalize, squash
+import random
+
+from imr_llm.letter.normalize import _LIGATURES, _TOKEN, normalize, squash
 from tests.helpers import real_letters
 
 
@@ -40,3 +42,41 @@ def test_empty_span_maps_to_a_position() -> None:
     """An empty span maps to a single original position."""
     nt = normalize("ab  cd")
     assert nt.to_original(3, 3)[0] == nt.to_original(3, 3)[1]
+
+
+def _by_definition(raw: str) -> tuple[str, list[int]]:
+    """Normalized text and each character's original index, from `_TOKEN` over the whole text."""
+    out: list[str] = []
+    where: list[int] = []
+    pos = 0
+    for m in _TOKEN.finditer(raw):
+        out.append(raw[pos : m.start()])
+        where.extend(range(pos, m.start()))
+        token = m.group()
+        if m.lastgroup == "nl":
+            line_break = token.find("\n") if "\n" in token else token.find("\r")
+            text, origin = "\n", m.start() + line_break
+        elif m.lastgroup == "sp":
+            text, origin = " ", m.start()
+        else:
+            text, origin = _LIGATURES[token], m.start()
+        out.append(text)
+        where.extend([origin] * len(text))
+        pos = m.end()
+    out.append(raw[pos:])
+    where.extend(range(pos, len(raw)))
+    return "".join(out), where
+
+
+def test_normalize_matches_its_definition_on_random_blank_runs() -> None:
+    """Text and offset map equal `_TOKEN` applied token by token, ASCII or not."""
+    rng = random.Random(12)
+    alphabets = (" \n\n\r\tab.", " \n\r\t\f\v\u00a0\u2001\u202f\u3000\ufb01\ufb03xy.")
+    for k in range(4000):
+        alphabet = alphabets[k % 2]
+        raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        text, where = _by_definition(raw)
+        nt = normalize(raw)
+        assert nt.text == text, repr(raw)
+        assert [nt.position(i) for i in range(len(text))] == where, repr(raw)
+        assert nt.position(len(text)) == len(raw)
