@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from imr_llm.letter.fold import Folded, fold
+from imr_llm.letter.fold import Folded, fold, one_of
 from imr_llm.letter.header import letter_fields
 from imr_llm.letter.normalize import NormalizedText, normalize, squash
 from imr_llm.letter.quantity import QuantityMatch, parse_quantity
@@ -38,8 +38,13 @@ _PARTIAL = re.compile(
 )
 _END_OF_SENTENCE = re.compile(r"[.;!?][\"”')\]]*$")
 _CONCLUSION = Folded(
-    r"\b(?:medically\s+necessary|medical\s+necessity|medically\s+appropriate|"
-    r"(?:is|was|are|were|be)\s+(?:not\s+)?(?:considered\s+)?necessary)\b",
+    r"\b"
+    + one_of(
+        [r"medically\s+necessary", r"medical\s+necessity", r"medically\s+appropriate"]
+        + [rf"{verb}\s+(?:not\s+)?(?:considered\s+)?necessary"
+           for verb in ("is", "was", "are", "were", "be")]
+    )
+    + r"\b",
     word_start=True,
 )
 _NEGATIVE = Folded(

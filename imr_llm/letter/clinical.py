@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from imr_llm.letter.fold import Folded, fold
+from imr_llm.letter.fold import Folded, fold, one_of
 from imr_llm.letter.injection import instruction_spans
 from imr_llm.letter.normalize import NormalizedText
 
@@ -111,14 +111,23 @@ _BOILERPLATE = re.compile(
 # --- body parts ---------------------------------------------------------------------------------
 
 _SIDE = r"(?:left|right|bilateral)"
-_REGIONS = (
-    r"(?:cervical|thoracic|lumbar|lumbosacral|thoracolumbar|sacral)\s+(?:spine|region)|"
-    r"sacroiliac\s+joints?|(?:low|lower|mid|middle|upper)[\s-]?back|midback|"
-    r"upper\s+extremit(?:y|ies)|lower\s+extremit(?:y|ies)|upper\s+arms?|lower\s+legs?|"
-    r"(?:small|index|middle|ring|little)\s+fingers?|(?:upper|lower)\s+abdomen|"
-    r"neck|shoulders?|elbows?|forearms?|wrists?|hands?|fingers?|thumbs?|hips?|thighs?|knees?|"
-    r"ankles?|foot|feet|toes?|heels?|buttocks?|groin|pelvis|pelvic\s+girdle|chest|ribs?|"
-    r"abdomen|parascapular|head|face|jaw|eyes?|teeth|arms?|legs?|back|spine"
+# `one_of` keeps the order of the alternatives that share a first letter ("low" before "lower").
+_REGIONS = one_of(
+    [rf"{w}\s+(?:spine|region)"
+     for w in ("cervical", "thoracic", "lumbar", "lumbosacral", "thoracolumbar", "sacral")]
+    + [r"sacroiliac\s+joints?"]
+    + [rf"{w}[\s-]?back" for w in ("low", "lower", "mid", "middle", "upper")]
+    + ["midback", r"upper\s+extremit(?:y|ies)", r"lower\s+extremit(?:y|ies)", r"upper\s+arms?",
+       r"lower\s+legs?"]
+    + [rf"{w}\s+fingers?" for w in ("small", "index", "middle", "ring", "little")]
+    + [rf"{w}\s+abdomen" for w in ("upper", "lower")]
+    + [
+        r"neck", r"shoulders?", r"elbows?", r"forearms?", r"wrists?", r"hands?", r"fingers?",
+        r"thumbs?", r"hips?", r"thighs?", r"knees?", r"ankles?", r"foot", r"feet", r"toes?",
+        r"heels?", r"buttocks?", r"groin", r"pelvis", r"pelvic\s+girdle", r"chest", r"ribs?",
+        r"abdomen", r"parascapular", r"head", r"face", r"jaw", r"eyes?", r"teeth", r"arms?",
+        r"legs?", r"back", r"spine",
+    ]
 )
 _BODY = Folded(
     r"\b(?P<lat>" + _SIDE + r"(?:[\s-]+sided)?\s+)?(?P<region>(?:" + _REGIONS + r")"
@@ -150,9 +159,15 @@ _SIDES = frozenset({"left", "right", "bilateral"})
 # What the patient complains of is a treated region, whatever else the sentence examines.
 _COMPLAINT = Folded(r"\bcomplain\w*|\bcomplaints?\b|\bpresented\s+with\b", word_start=True)
 _EXAM = Folded(
-    r"\b(?:tender\w*|range\s+of\s+motion|exam\w*|palpat\w*|strength|sensation|reflex\w*|"
-    r"spasms?|swelling|x-rays?|mri|ct|scan|imaging|radiograph\w*|revealed|showed|noted|"
-    r"flexion)\b",
+    r"\b"
+    + one_of(
+        [
+            r"tender\w*", r"range\s+of\s+motion", r"exam\w*", r"palpat\w*", r"strength",
+            r"sensation", r"reflex\w*", r"spasms?", r"swelling", r"x-rays?", r"mri", r"ct",
+            r"scan", r"imaging", r"radiograph\w*", r"revealed", r"showed", r"noted", r"flexion",
+        ]
+    )
+    + r"\b",
     word_start=True,
 )
 

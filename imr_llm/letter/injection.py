@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from imr_llm.letter.fold import Folded, fold
+from imr_llm.letter.fold import Folded, fold, one_of
 
 Span = tuple[int, int]
 
@@ -23,11 +23,11 @@ _WRITE_TAIL = (
     r"\s+(?:a\s+|the\s+|that\s+)?(?:diagnos[ie]s|decisions?|items?|everything|all\s+items|"
     r"outcome|summary|the\s+claim|claim)\b\s*(?::|as|that|must|is)?"
 )
-# One alternative per leading word, each opening with its word, so that `re` rules a word out
-# on its first letter; a group of words before a shared tail is entered at every word first.
+# One alternative per leading word, grouped by first letter (`one_of`), so that `re` rules most
+# words out on their first letter; a group of words before a shared tail is entered at each.
 _INSTRUCTION = Folded(
-    r"\b(?:"
-    + "|".join(
+    r"\b"
+    + one_of(
         [word + _FORGET_TAIL for word in ("ignore", "disregard", "forget")]
         + [
             r"you\s+(?:must|should|are\s+to)\b",
@@ -41,8 +41,7 @@ _INSTRUCTION = Folded(
                          "list")
         ]
         + [r"claim\s+must\s+be\s+paid\b", r"must\s+be\s+(?:approved|paid|overturned)\b"]
-    )
-    + ")",
+    ),
     word_start=True,
 )
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n\s*\n")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import re
+
+import pytest
+
 from imr_llm.letter import anchors, clinical, header, injection, reasons
-from imr_llm.letter.fold import Folded, fold, lower_pattern
+from imr_llm.letter.fold import Folded, fold, lower_pattern, one_of
 from imr_llm.letter.normalize import normalize
 from tests.helpers import real_letters
 
@@ -56,3 +61,26 @@ def test_word_start_patterns_count_and_list_like_the_original() -> None:
             for pos in (1, 7, len(text) // 2):
                 want = [m.span() for m in rx.slow.finditer(text, pos)]
                 assert [m.span() for m in rx.finditer(text, low, pos)] == want, rx.pattern
+
+
+def test_one_of_matches_like_the_plain_alternation() -> None:
+    """Grouping by first letter keeps every match and which alternative wins it."""
+    words = ["low", "lower", r"lower\s+back", "leg", "legs?", "l", "knee", "kn", "x-ray", "ab",
+             "a", r"a\s+b", "9th", "9"]
+    rng = random.Random(5)
+    for _ in range(300):
+        alts = rng.sample(words, rng.randint(1, len(words)))
+        plain = re.compile("(?:" + "|".join(alts) + r")(?P<after>\w*)")
+        grouped = re.compile(one_of(alts) + r"(?P<after>\w*)")
+        text = " ".join(rng.choice(["lower back", "legs", "lowe", "knee", "a b", "ab", "9th",
+                                    "x-ray", "l", "kn"]) for _ in range(12))
+        assert [(m.span(), m.groups()) for m in grouped.finditer(text)] == [
+            (m.span(), m.groups()) for m in plain.finditer(text)
+        ], alts
+
+
+def test_one_of_refuses_an_alternative_it_cannot_group() -> None:
+    """An alternative must open with a plain letter or digit, not a class or quantifier."""
+    for bad in (r"\d+", "(?:a|b)", "a?b", "[ab]c"):
+        with pytest.raises(ValueError):
+            one_of(["ok", bad])
