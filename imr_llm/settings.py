@@ -127,8 +127,9 @@ class Settings:
         return settings
 
     def with_(self, **changes: Any) -> Settings:
-        """A copy with `changes` applied (None values ignored)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with `changes` applied (None values ignored); itself when nothing changes."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, **given) if given else self  # frozen: sharing it is safe
 
     def check(self) -> None:
         """Raise ConfigError for values that can never work."""

@@ -337,15 +337,25 @@ def _radiation_zones(text: str, low: str | None, start: int, end: int) -> list[S
     return zones
 
 
+def _near_radiating(before: str) -> bool:
+    """`_NEAR_RADIATING.search(before)`, not run on ASCII text that holds neither word."""
+    if before.isascii():
+        lowered = before.lower()
+        if "into" not in lowered and "down" not in lowered:
+            return False
+    return _NEAR_RADIATING.search(before) is not None
+
+
 def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
     text = body.text
     low = body.low
     zones = _radiation_zones(text, low, body.start, body.end)
     out: list[_Mention] = []
+    exam: dict[Span, bool] = {}  # sentence -> whether it reads as an exam finding (mentions share)
     for m in _BODY.finditer(text, low, body.start, body.end):
         start = m.start()
         before = text[max(body.start, start - 40) : start]
-        if _NEAR_RADIATING.search(before) or any(zs <= start < ze for zs, ze in zones):
+        if _near_radiating(before) or any(zs <= start < ze for zs, ze in zones):
             continue  # where pain spreads to is not a treated region
         region = m.group("region")
         if region.lower() in ("foot", "feet") and _MEASURE.search(before):
@@ -362,13 +372,16 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
         sentence_start = max(text.rfind(". ", body.start, start),
                              text.rfind(".\n", body.start, start), body.start)
         stop = _SENTENCE_END.search(text, end, body.end)
-        sentence = text[sentence_start : stop.start() if stop else body.end]
+        sentence_end = stop.start() if stop else body.end
+        if not in_diagnosis and (sentence_start, sentence_end) not in exam:
+            sentence = text[sentence_start:sentence_end]
+            exam[sentence_start, sentence_end] = _EXAM.found(sentence, fold(sentence))
         toks = _tokens(phrase.value)
         out.append(_Mention(
             tokens=toks,
             region=frozenset(t for t in toks if t not in _SIDES),
             phrase=phrase,
-            strong=(in_diagnosis or not _EXAM.found(sentence, fold(sentence))
+            strong=(in_diagnosis or not exam[sentence_start, sentence_end]
                     or _COMPLAINT.found(text, low, sentence_start, start)),
             attributive=bool(_ATTRIBUTIVE.match(text, m.end("region"), body.end)),
             in_diagnosis=in_diagnosis,

@@ -61,11 +61,17 @@ class Folded:
     to a character from a set, while before `\\b` it tries the whole pattern at every position,
     which on these word alternations is about twice as slow. A match at the very start of the
     text has no character before it and is tried on its own.
+
+    `word_end=True` (with `word_start`) promises too that every match ends with a letter or digit
+    at a word end. Then the character before the next match always lies after this one, so
+    `count` and `lowered_matches` take the lead pattern's `findall` as it is (no Python loop).
     """
 
-    __slots__ = ("fast", "lead", "pattern", "slow")
+    __slots__ = ("fast", "lead", "pattern", "slow", "word_end")
 
-    def __init__(self, pattern: str, flags: int = 0, *, word_start: bool = False) -> None:
+    def __init__(
+        self, pattern: str, flags: int = 0, *, word_start: bool = False, word_end: bool = False
+    ) -> None:
         self.pattern = pattern
         self.slow = re.compile(pattern, flags | re.IGNORECASE)
         lowered = lower_pattern(pattern)
@@ -73,6 +79,7 @@ class Folded:
         self.lead = (
             re.compile(rf"[^a-z0-9_](?:{lowered})", flags & ~re.IGNORECASE) if word_start else None
         )
+        self.word_end = word_start and word_end
 
     def _first(self, low: str, pos: int, end: int) -> tuple[int, int] | None:
         """(start, end) of the twin's leftmost match in `low[pos:end]`, or None."""
@@ -126,6 +133,8 @@ class Folded:
             return len(self.slow.findall(text))
         if self.lead is None:
             return len(self.fast.findall(low))
+        if self.word_end:
+            return len(self.lead.findall(" " + low))  # the space leads a match at 0
         return sum(1 for _ in self._spans(low, 0, len(low)))
 
     def lowered_matches(self, lowered: str) -> list[str]:
@@ -134,6 +143,8 @@ class Folded:
             return self.slow.findall(lowered)
         if self.lead is None:
             return self.fast.findall(lowered)
+        if self.word_end and not self.slow.groups:
+            return [m[1:] for m in self.lead.findall(" " + lowered)]  # without the lead character
         return [lowered[s:e] for s, e in self._spans(lowered, 0, len(lowered))]
 
     def found(self, text: str, low: str | None, pos: int = 0, endpos: int | None = None) -> bool:

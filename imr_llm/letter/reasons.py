@@ -49,6 +49,7 @@ _CASE = Folded(
     )
     + r"\b",
     word_start=True,
+    word_end=True,
 )
 _FACT = Folded(
     r"\b"
@@ -65,6 +66,7 @@ _FACT = Folded(
     )
     + r"\b",
     word_start=True,
+    word_end=True,
 )
 _GUIDELINE = Folded(
     r"\b"
@@ -78,6 +80,7 @@ _GUIDELINE = Folded(
     )
     + r"\b",
     word_start=True,
+    word_end=True,
 )
 _CONCLUSION = re.compile(
     r"^(?:(?:therefore|thus|as\s+such|consequently|accordingly|hence|based\s+on\s+\w+(?:\s+\w+)?)"
