@@ -48,18 +48,38 @@ _FILLER = (
     r"had|been|documented|listed|noted|given|made|to|be|the|following|current|consist(?:s|ed)?|"
     r"reported|:)\b:?)*"
 )
+# Cue words are listed one alternative each (a shared group of leading words written out:
+# "(?:being|been)\s+X" as "being\s+X", "been\s+X", the same matches in the same order) and
+# grouped by first letter with `one_of`, so re tests a word start against a few letters.
 _DIAGNOSIS_CUE = Folded(
-    r"(?:\bdiagnos(?:is|es|ed)\b" + _FILLER + r"|\b(?:being|been|is|was)\s+treated\s+for\b"
-    r"|\b(?:undergoing|receiving|under)\s+(?:\w+\s+)?(?:treatment|care)\s+for\b"
-    r"|\bfiled\s+a\s+claim\s+for\b)\s*[\"“]?",
+    r"\b"
+    + one_of(
+        [r"diagnos(?:is|es|ed)\b" + _FILLER]
+        + [rf"{w}\s+treated\s+for\b" for w in ("being", "been", "is", "was")]
+        + [rf"{w}\s+(?:\w+\s+)?(?:treatment|care)\s+for\b"
+           for w in ("undergoing", "receiving", "under")]
+        + [r"filed\s+a\s+claim\s+for\b"]
+    )
+    + r"\s*[\"“]?",
     word_start=True,
 )
-_PRIOR_CUE = Folded(
-    r"\b(?:(?:prior|past|previous)\s+treatments?|treatments?\s+to\s+date|treatment\s+history|"
-    r"(?:the\s+)?treatment\s+and\s+diagnostic\s+testing\s+to\s+date|conservative\s+treatments?|"
-    r"treatments?\s+(?:has|have)\s+included)"
+_PRIOR_TAIL = (
     r"(?:\s*(?:has|have|had|was|were|included?|includes|consisted|consist|of|:)\b:?)+\s*:?\s*"
-    r"|\bhas\s+been\s+treated\s+with\s+",
+)
+_PRIOR_CUE = Folded(
+    r"\b"
+    + one_of(
+        [rf"{w}\s+treatments?{_PRIOR_TAIL}" for w in ("prior", "past", "previous")]
+        + [
+            rf"treatments?\s+to\s+date{_PRIOR_TAIL}",
+            rf"treatment\s+history{_PRIOR_TAIL}",
+            rf"the\s+treatment\s+and\s+diagnostic\s+testing\s+to\s+date{_PRIOR_TAIL}",
+            rf"treatment\s+and\s+diagnostic\s+testing\s+to\s+date{_PRIOR_TAIL}",
+            rf"conservative\s+treatments?{_PRIOR_TAIL}",
+            rf"treatments?\s+(?:has|have)\s+included{_PRIOR_TAIL}",
+            r"has\s+been\s+treated\s+with\s+",
+        ]
+    ),
     word_start=True,
 )
 # Where a stated phrase ends: the end of its sentence (a period before a space or line end).
@@ -137,8 +157,14 @@ _BODY = Folded(
 )
 # Where pain spreads to is a symptom, not a treated region: from the cue to the clause's end.
 _RADIATING = Folded(
-    r"\b(?:(?:radiat\w*|travel\w*|extend\w*|goes|going|shooting|spreading)\s+(?:down\s+)?"
-    r"(?:(?:in)?to|down)|(?:numbness|tingling|paresthesias?)\s+(?:in|of|into|to|at|over))\b",
+    r"\b"
+    + one_of(
+        [rf"{w}\s+(?:down\s+)?(?:(?:in)?to|down)"
+         for w in (r"radiat\w*", r"travel\w*", r"extend\w*", "goes", "going", "shooting",
+                   "spreading")]
+        + [rf"{w}\s+(?:in|of|into|to|at|over)" for w in ("numbness", "tingling", "paresthesias?")]
+    )
+    + r"\b",
     word_start=True,
 )
 _CLAUSE_END = Folded(
