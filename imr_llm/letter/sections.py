@@ -86,10 +86,18 @@ def detect_format(text: str) -> Format:
     best: Format = "unknown"
     best_hits = 0
     for name, markers in _TEMPLATE_MARKERS.items():
-        found = [any(w in flat for w in words) for words in markers]
-        hits = sum(found)
+        if len(markers) <= best_hits:
+            continue  # cannot have more hits than the best so far
+        hits = 0
+        title = False
+        for k, words in enumerate(markers):
+            if any(w in flat for w in words):
+                hits += 1
+                title = title or k == 0
+            elif hits + len(markers) - k - 1 <= best_hits:
+                break  # can no longer have more hits than the best so far
         # A template needs its title (the first marker) or two of its headings.
-        if (hits >= 2 or found[0]) and hits > best_hits:
+        if (hits >= 2 or title) and hits > best_hits:
             best, best_hits = name, hits
     return best
 
