@@ -64,7 +64,7 @@ def stage_breakdown(paths: list[str], rounds: int) -> dict[str, float]:
         with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "r.jsonl", "w") as fh:
             for p in paths:
                 c0 = time.perf_counter()
-                file_sha256(p)  # run_batch's resume check hashes every input first
+                file_sha256(p)  # a resumed run_batch hashes every input first (a fresh one not)
                 c1 = time.perf_counter()
                 letter = load_letter(p)  # read, hash, PDF text, checks
                 c2 = time.perf_counter()

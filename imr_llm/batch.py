@@ -143,6 +143,18 @@ def _worker(path: str, settings: Settings) -> Done:
     return _line(summarize_record(path, settings))
 
 
+def _worker_chunk(paths: list[str], settings: Settings) -> list[Done]:
+    """Several inputs in one task: one message each way for all of them (runs in a worker)."""
+    return [_worker(p, settings) for p in paths]
+
+
+def _chunk_size(left: int, workers: int) -> int:
+    """Letters per task for local work: a few while many are left (fewer messages for the
+    parent to handle on a machine it shares with the workers), one each near the end so the
+    workers finish together."""
+    return max(1, min(8, left // (workers * 8)))
+
+
 def read_done(out: Path) -> set[tuple[str, str | None]]:
     """(path, sha256) of every complete record in `out`; drops a torn last line in place."""
     return set(read_recorded(out))
@@ -241,6 +253,9 @@ def run_batch(
     stats = BatchStats()
     todo: list[str] = []
     for p in paths:
+        if not done:  # nothing recorded yet, so nothing to skip: no need to hash every input
+            todo.append(p)
+            continue
         sha = file_sha256(p)
         if (p, sha) in done:
             stats.skipped += 1
@@ -320,17 +335,17 @@ def _run(
         return ProcessPoolExecutor(workers, initializer=_ignore_stop_signals)
 
     pool = new_pool()
-    pending: dict[Future[Done], str] = {}
+    pending: dict[Future[list[Done]], list[str]] = {}
     # Model calls cost money: never queue more than are running, so a stop (budget, signal)
     # abandons no paid work. Local work keeps a short queue to hide scheduling gaps.
     cap = workers if llm else workers * 4
-    it = iter(todo)
+    left = list(reversed(todo))  # popped from the end: letter order
 
     def fill() -> None:
-        for p in it:
-            pending[pool.submit(_worker, p, settings)] = p
-            if len(pending) >= cap:
-                break
+        while left and len(pending) < cap:
+            size = 1 if llm else _chunk_size(len(left), workers)
+            chunk = [left.pop() for _ in range(min(size, len(left)))]
+            pending[pool.submit(_worker_chunk, chunk, settings)] = chunk
 
     try:
         fill()
@@ -338,17 +353,17 @@ def _run(
             finished, _ = wait(set(pending), return_when=FIRST_COMPLETED)
             suspects: list[str] = []
             for fut in finished:
-                path = pending.pop(fut)
+                chunk = pending.pop(fut)
                 try:
                     done = fut.result()
                 except BrokenProcessPool:
-                    suspects.append(path)
+                    suspects.extend(chunk)
                     continue
-                yield done
+                yield from done
             if suspects:
                 # A worker process died (a crash in the PDF library, the OOM killer): every
                 # letter in flight is suspect. Re-run each alone so only the culprit fails.
-                suspects += list(pending.values())
+                suspects += [p for chunk in pending.values() for p in chunk]
                 pending.clear()
                 pool.shutdown(wait=True, cancel_futures=True)
                 for path in suspects:

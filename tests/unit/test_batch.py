@@ -246,6 +246,35 @@ def test_two_workers_write_the_same_records_as_one(
     assert sorted(map(without_meta, records(one))) == sorted(map(without_meta, records(two)))
 
 
+def test_two_workers_in_chunks_write_every_record_once(tmp_path: Path) -> None:
+    """With many letters the workers take several per task; each is still written once."""
+    letters = real_letters()[:60]
+    if len(letters) < 60:
+        pytest.skip("real letters not present")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for src in letters:
+        shutil.copyfile(src, folder / src.name)
+    broken = write_broken(folder, "zz_")  # sorted last: inside the final, one-letter tasks
+    paths, _ = expand_inputs([str(folder)])
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    run_batch(paths, one, RULES, concurrency=1)
+    stats = run_batch(paths, two, RULES, concurrency=2)
+    assert stats.done == len(paths) and stats.failed == len(broken)
+    assert paths_of(records(two)) == Counter(paths)
+    assert sorted(map(without_meta, records(one))) == sorted(map(without_meta, records(two)))
+
+
+def test_chunks_shrink_to_one_letter_near_the_end() -> None:
+    """Several letters per task while many are left, one per task for the last ones."""
+    sizes = []
+    left = 144
+    while left:
+        sizes.append(imr_llm.batch._chunk_size(left, 2))
+        left -= sizes[-1]
+    assert max(sizes) > 1 and sizes[-16:] == [1] * 16 and sizes == sorted(sizes, reverse=True)
+
+
 def test_sigterm_inside_a_letter_is_not_recorded_as_its_error(
     inputs: tuple[Path, list[Path], list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
