@@ -129,10 +129,16 @@ def brief(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: `json.dumps(record, ensure_ascii=False)`, without building an encoder per record or
+#: tracking containers for cycles (a record is a tree of plain values).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
+
 def _line(record: dict[str, Any]) -> Done:
-    line = json.dumps(record, ensure_ascii=False)
+    line = _ENCODE(record)
     try:
-        line.encode("utf-8")
+        if not line.isascii():  # ASCII always encodes
+            line.encode("utf-8")
     except UnicodeEncodeError:  # a file name that is not UTF-8 (surrogate-escaped bytes)
         line = json.dumps(record)  # \udcXX escapes: valid JSON, the same path on resume
     return line, brief(record)
