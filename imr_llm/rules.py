@@ -45,11 +45,18 @@ _CITATION_TAIL = re.compile(
     r"^\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
     r"|^\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z])"  # '(ODG, 2016) In this case'
 )
+# (family, words one of which any match holds, the pattern): on ASCII text a pattern whose
+# words are all absent from the lower-cased text cannot match and is not run.
 _SOURCES = (
-    ("MTUS", re.compile(r"(?<!Non-)\bMTUS\b|Medical\s+Treatment\s+Utilization", re.IGNORECASE)),
-    ("ACOEM", re.compile(r"\bACOEM\b", re.IGNORECASE)),
-    ("ODG", re.compile(r"\bODG\b|Official\s+Disability\s+Guidelines", re.IGNORECASE)),
-    ("Non-MTUS", re.compile(r"\bNon-MTUS\b", re.IGNORECASE)),
+    ("MTUS", ("mtus", "utilization"),
+     re.compile(r"(?<!Non-)\bMTUS\b|Medical\s+Treatment\s+Utilization", re.IGNORECASE)),
+    ("ACOEM", ("acoem",), re.compile(r"\bACOEM\b", re.IGNORECASE)),
+    ("ODG", ("odg", "disability"),
+     re.compile(r"\bODG\b|Official\s+Disability\s+Guidelines", re.IGNORECASE)),
+    ("Non-MTUS", ("non-mtus",), re.compile(r"\bNon-MTUS\b", re.IGNORECASE)),
+)
+_OTHER = ("cite", "evidence"), re.compile(
+    r"did\s+not\s+cite|Other\s+Medical\s+Evidence", re.IGNORECASE
 )
 _DECISION_BASED = re.compile(r"^\s*Decision\s+based\s+on\s*", re.IGNORECASE)
 _BASED_ON_ANY = re.compile(r"Decision\s+based\s+on\s+", re.IGNORECASE)
@@ -74,13 +81,17 @@ def guideline_sources(*texts: str | None) -> list[str]:
     """Which guideline families the texts cite, in SPEC order."""
     found: list[str] = []
     joined = " ".join(t for t in texts if t)
-    for name, regex in _SOURCES:
-        if regex.search(joined):
+    lowered = joined.lower() if joined.isascii() else None
+
+    def cited(words: tuple[str, ...], regex: re.Pattern[str]) -> bool:
+        if lowered is not None and not any(w in lowered for w in words):
+            return False
+        return regex.search(joined) is not None
+
+    for name, words, regex in _SOURCES:
+        if cited(words, regex):
             found.append(name)
-    if joined.strip() and (
-        not found
-        or re.search(r"did\s+not\s+cite|Other\s+Medical\s+Evidence", joined, re.IGNORECASE)
-    ):
+    if joined.strip() and (not found or cited(*_OTHER)):
         found.append("Other")
     return found
 

@@ -151,3 +151,19 @@ def test_rationale_summary_never_starts_with_a_citation_tail() -> None:
     first = s.items[0].rationale_summary
     assert first.startswith("In this case") and "Fritz" not in first
     assert "is not medically necessary" in first
+
+
+def test_guideline_sources_name_each_family_cited() -> None:
+    """Each family is found by its name or its full title, in SPEC order; Other when none."""
+    from imr_llm.rules import guideline_sources
+
+    assert guideline_sources("Decision based on MTUS Chronic Pain, ACOEM") == ["MTUS", "ACOEM"]
+    assert guideline_sources("medical treatment utilization schedule", None) == ["MTUS"]
+    assert guideline_sources("Official Disability Guidelines (ODG)", "Non-MTUS") == [
+        "ODG", "Non-MTUS",
+    ]
+    assert guideline_sources("Non-MTUS Citation: Fritz 2007") == ["Non-MTUS"]
+    assert guideline_sources("MTUS; the reviewer did not cite") == ["MTUS", "Other"]
+    assert guideline_sources("the reviewer’s own review") == ["Other"]  # not ASCII
+    assert guideline_sources("MTUS naïve") == ["MTUS"]
+    assert guideline_sources(None, "") == []
