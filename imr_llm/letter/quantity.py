@@ -152,7 +152,8 @@ def parse_quantity(text: str) -> QuantityMatch | None:
         total_unit = _unit_of(m.group("noun") or (named.group(1) if named else None))
         return QuantityMatch(float(m.group("n")), total_unit, m.start(), m.end(), "total")
     freq = _FREQ_DUR.search(text)
-    if not _RANGE.search(text):
+    ranged = _RANGE.search(text) is not None  # "6-8 visits": a range states no one count
+    if not ranged:
         for m in _COUNT.finditer(text):
             noun = m.group("noun").lower()
             if noun in _DURATION_NOUNS or _DOSING.search(text[: m.start()]):
@@ -170,9 +171,9 @@ def parse_quantity(text: str) -> QuantityMatch | None:
             _num(freq, "f") * _num(freq, "d"), "sessions", freq.start(), freq.end(), "freq"
         )
     m = _TIMES.search(text)
-    if m and not _RANGE.search(text):
+    if m and not ranged:
         return QuantityMatch(_num(m, "a") * _num(m, "b"), "sessions", m.start(), m.end(), "times")
-    if _RANGE.search(text):
+    if ranged:
         return None
     m = _SESSIONS_N.search(text)
     if m:
