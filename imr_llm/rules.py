@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from imr_llm.letter.anchors import Anchor, Anchors, ItemAnchors
+from imr_llm.letter.anchors import Anchor, Anchors, ItemAnchors, rationale_headings
 from imr_llm.letter.clinical import ClinicalAnchors, find_clinical
 from imr_llm.letter.injection import instruction_spans
 from imr_llm.letter.load import Letter
@@ -269,9 +269,8 @@ def letter_findings(anchors: Anchors) -> list[Finding]:
             )
         )
     if sec.format == "dwc-2014" and anchors.items:
-        text = anchors.norm.text
-        i0, i1 = sec.issues or (0, len(text))
-        rationales = len(re.findall(r"Decision\s+rationale\s*:", text[i0:i1], re.IGNORECASE))
+        i0, i1 = sec.issues or (0, len(anchors.norm.text))
+        rationales = rationale_headings(anchors.norm, i0, i1)
         if rationales != len(anchors.items):
             out.append(
                 Finding(

@@ -209,6 +209,11 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
     return items, notes
 
 
+def rationale_headings(nt: NormalizedText, start: int, end: int) -> int:
+    """How many 'Decision rationale:' headings lie in [start, end) of the normalized text."""
+    return sum(1 for _ in _RATIONALE.finditer(nt.text, nt.low, start, end))
+
+
 def _first_between(matches: list[re.Match[str]], lo: int, hi: int) -> re.Match[str] | None:
     for m in matches:
         if lo <= m.start() < hi:

@@ -167,3 +167,14 @@ def test_guideline_sources_name_each_family_cited() -> None:
     assert guideline_sources("the reviewer’s own review") == ["Other"]  # not ASCII
     assert guideline_sources("MTUS naïve") == ["MTUS"]
     assert guideline_sources(None, "") == []
+
+
+def test_a_rationale_heading_without_its_decision_line_is_a_pairing_conflict() -> None:
+    """Two decision lines but three 'Decision rationale:' headings: a conflict on `items`."""
+    path = EXAMPLE if EXAMPLE.exists() else EVAL_LETTERS / "example_letter.txt"
+    text = path.read_text(encoding="utf-8")
+    head, sep, tail = text.rpartition("Decision rationale:")
+    s = summarize(head + "DECISION  RATIONALE: see below.\n" + sep + tail, backend="rules")
+    pairing = [f for f in s.findings if f.field == "items" and f.kind is FindingKind.CONFLICT]
+    assert [f.values for f in pairing] == [{"decision_lines": 2, "rationales": 3}]
+    assert not [f for f in summarize(path, backend="rules").findings if f.field == "items"]
