@@ -39,8 +39,9 @@ _BOILERPLATE = re.compile(
 )
 # A sentence break in squashed text (single spaces only): the space after [.!?] before a
 # capital, a quote or "(", not after an initial or "Dr."; the space first, so the search jumps
-# from space to space and the look-behinds end after it.
-_SENTENCE = re.compile(r" (?<!\b[A-Z] )(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr) )(?<=[.!?] )(?=[A-Z\"(])")
+# from space to space and the look-behinds end after it (cheap, rarely true checks first: they
+# all hold at one place, so their order does not change what matches).
+_SENTENCE = re.compile(r" (?=[A-Z\"(])(?<=[.!?] )(?<!\b[A-Z] )(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr) )")
 _CITATION_TAIL = re.compile(
     r"^\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
     r"|^\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z])"  # '(ODG, 2016) In this case'

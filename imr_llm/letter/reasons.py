@@ -21,9 +21,11 @@ MAX_SENTENCES: Final = 2
 # A sentence break in whitespace-collapsed text: the one space after [.!?] (or after a closing
 # quote that follows one) before a capital, a quote or "(", not after an initial or "Dr.".
 # The space comes first so the search jumps from space to space; the look-behinds end after it.
+# The checks after the space all hold at one place, so their order is free: the cheap and
+# rarely true ones (a capital next, a stop before) go first, the abbreviations last.
 _SENTENCE = re.compile(
-    r" (?<!\b[A-Z] )(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr|al) )(?:(?<=[.!?] )|(?<=[.!?][\"”’] ))"
-    r"(?=[A-Z\"“(])"
+    r" (?=[A-Z\"“(])(?:(?<=[.!?] )|(?<=[.!?][\"”’] ))"
+    r"(?<!\b[A-Z] )(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr|al) )"
 )
 # The lists go through `one_of` (grouped by first letter, the same matches): re then tests each
 # word start against a few groups instead of every word.
