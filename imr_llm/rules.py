@@ -42,9 +42,11 @@ _BOILERPLATE = re.compile(
 # from space to space and the look-behinds end after it (cheap, rarely true checks first: they
 # all hold at one place, so their order does not change what matches).
 _SENTENCE = re.compile(r" (?=[A-Z\"(])(?<=[.!?] )(?<!\b[A-Z] )(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr) )")
+# One "^" before both alternatives: re then tries the start of the text only (with a "^" in
+# each alternative it tries, and fails at, every position).
 _CITATION_TAIL = re.compile(
-    r"^\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
-    r"|^\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z])"  # '(ODG, 2016) In this case'
+    r"^(?:\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
+    r"|\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z]))"  # '(ODG, 2016) In this case'
 )
 # (family, words one of which any match holds, the pattern): on ASCII text a pattern whose
 # words are all absent from the lower-cased text cannot match and is not run.

@@ -95,10 +95,12 @@ _EXCUSE = re.compile(
     r"\b(?:no|not\s+(?:documented|been)|lack\w*|without|since|because|given|absence|fail\w*)\b",
     re.IGNORECASE,
 )
-_QUOTE = re.compile(r"[\"“”]")
+_QUOTES = ("\"", "“", "”")
+# One "^" before both alternatives: re then tries the start of the text only (with a "^" in
+# each alternative it tries, and fails at, every position).
 _CITATION_TAIL = re.compile(
-    r"^\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
-    r"|^\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z])"  # '(ODG, 2016) In this case'
+    r"^(?:\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
+    r"|\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z]))"  # '(ODG, 2016) In this case'
 )
 _LEADING = re.compile(r"^(?:decision\s+rationale\s*:\s*)", re.IGNORECASE)
 
@@ -117,7 +119,7 @@ def sentence_score(sentence: str) -> float:
     facts = _FACT.lowered_matches(lowered)
     score = 2.0 * _CASE.count(sentence, low) + 1.0 * len(set(facts))
     score -= 2.0 * _GUIDELINE.count(sentence, low)
-    if len(_QUOTE.findall(sentence)) >= 2 or sentence.startswith(("\"", "“")):
+    if sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“")):
         score -= 4.0
     if _CONCLUSION.search(sentence) and not _EXCUSE.search(sentence):
         score -= 5.0  # the boilerplate conclusion says nothing about the case
