@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from imr_llm.letter.fold import Folded, fold
 from imr_llm.letter.numbers import NUMBER_WORD, word_to_number
 
 NUM = rf"(?:\d+(?:\.\d+)?|{NUMBER_WORD})"
@@ -23,47 +24,45 @@ _COUNT_NOUNS = (
 # Nouns that are durations, not counts: "30 day rental", "three months coverage".
 _DURATION_NOUNS = {"day", "days", "hour", "hours", "week", "weeks", "month", "months"}
 
-_QTY = re.compile(r"\bQTY\s*:?\s*(?P<n>\d+(?:\.\d+)?)", re.IGNORECASE)
-_REFILLS = re.compile(
+_QTY = Folded(r"\bQTY\s*:?\s*(?P<n>\d+(?:\.\d+)?)", word_start=True)
+_REFILLS = Folded(
     rf"\b(?P<r>{NUM})\s+refills?\s+of\b.*?#\s*(?P<n>\d+(?:\.\d+)?)(?!\s*{MASS_UNITS}\b)",
-    re.IGNORECASE,
+    word_start=True,
 )
-_HASH = re.compile(
+_HASH = Folded(
     rf"#\s*(?P<n>\d+(?:\.\d+)?)(?P<mass>\s*{MASS_UNITS}\b)?(?:\s+(?P<noun>{_COUNT_NOUNS})\b)?",
-    re.IGNORECASE,
 )
 _FREQ = (
     rf"(?P<f>{NUM}|once|twice|thrice)\s*(?:x|times?|visits?|sessions?)?\s*"
     r"(?:a|an|per|each|every|/|x)?\s*(?:week|wk)(?:ly)?"
 )
-_FREQ_DUR = re.compile(
+_FREQ_DUR = Folded(
     rf"{_FREQ}\s*,?\s*(?:for|times|x|over)\s*(?:a\s+total\s+of\s+|the\s+next\s+)?(?P<d>{NUM})\s*"
     r"(?:weeks?|wks?)\b",
-    re.IGNORECASE,
 )
-_TIMES = re.compile(
+_TIMES = Folded(
     rf"\b(?P<a>{NUM})\s*(?:times|x)\s*(?P<b>{NUM})\b(?!\s*(?:{MASS_UNITS}|mg)\b)(?:\s*(?:visits?|sessions?))?",
-    re.IGNORECASE,
+    word_start=True,
 )
-_SESSION_WORD = re.compile(r"\b(sessions?|visits?)\b", re.IGNORECASE)
-_TOTAL = re.compile(r"\((?P<n>\d+)\)(?:\s*(?P<noun>sessions?|visits?|treatments?))?", re.IGNORECASE)
-_COUNT = re.compile(
+_SESSION_WORD = Folded(r"\b(sessions?|visits?)\b", word_start=True)
+_TOTAL = Folded(r"\((?P<n>\d+)\)(?:\s*(?P<noun>sessions?|visits?|treatments?))?")
+_COUNT = Folded(
     rf"\b(?P<n>{NUM})(?:\s*\(\d+\))?\s+(?:(?:additional|more|further|total|physical|"
     rf"occupational|therapy|chiropractic|acupuncture|aquatic|massage|home|health|psychotherapy|"
     rf"cognitive|behavioral|post-?op(?:erative)?|pt|ot|[a-z]+(?:-[a-z]+)*)\s+){{0,3}}(?P<noun>{_COUNT_NOUNS})\b",
-    re.IGNORECASE,
+    word_start=True,
 )
 _DOSING = re.compile(r"\b(?:take|apply|use|inject|inhale|insert)\s*$", re.IGNORECASE)
-_SESSIONS_N = re.compile(
+_SESSIONS_N = Folded(
     r"\b(?P<noun>sessions|visits|treatments)\s*,?\s*(?:#|x\s*)?(?P<n>\d+)\b(?!\s*(?:mg|%))",
-    re.IGNORECASE,
+    word_start=True,
 )
-_XN = re.compile(r"(?:\bx\s*|\btimes\s+)(?P<n>\d+)\b(?!\s*(?:mg|%|/))", re.IGNORECASE)
+_XN = Folded(r"(?:\bx\s*|\btimes\s+)(?P<n>\d+)\b(?!\s*(?:mg|%|/))", word_start=True)
 _LEADING = re.compile(
     rf"\s*(?P<n>{NUM})(?:\s*\(\d+\))?(?=\s+[A-Za-z])(?!\s*(?:{MASS_UNITS}|mg)\b)", re.IGNORECASE
 )
 _TRAILING_N = re.compile(r",\s*(?P<n>\d+)\s*$")
-_RANGE = re.compile(rf"\b{NUM}\s*(?:-|to)\s*{NUM}\s+(?:{_COUNT_NOUNS})\b", re.IGNORECASE)
+_RANGE = Folded(rf"\b{NUM}\s*(?:-|to)\s*{NUM}\s+(?:{_COUNT_NOUNS})\b", word_start=True)
 
 
 @dataclass(frozen=True)
@@ -117,8 +116,9 @@ def _summed_count(text: str, first: re.Match[str]) -> QuantityMatch:
     """'two sessions for the back and eight sessions for the wrist' -> 10 sessions."""
     unit = _unit_of(first.group("noun"))
     total, end = _num(first, "n"), first.end()
+    low = fold(text)
     while True:
-        nxt = _COUNT.search(text, end)
+        nxt = _COUNT.search(text, low, end)
         if not nxt or _unit_of(nxt.group("noun")) != unit:
             break
         if not re.search(r"\band\b", text[end : nxt.start()]):
@@ -130,31 +130,32 @@ def _summed_count(text: str, first: re.Match[str]) -> QuantityMatch:
 
 def parse_quantity(text: str) -> QuantityMatch | None:
     """Apply SPEC's quantity rules to one service text; None when no count is stated."""
-    m = _QTY.search(text)
+    low = fold(text)
+    m = _QTY.search(text, low)
     if m:
         return QuantityMatch(float(m.group("n")), None, m.start(), m.end(), "qty")
-    m = _REFILLS.search(text)
+    m = _REFILLS.search(text, low)
     if m:
         return QuantityMatch(
             _num(m, "r") * float(m.group("n")), "units", m.start(), m.end(), "refills"
         )
-    for m in _HASH.finditer(text):
+    for m in _HASH.finditer(text, low):
         if m.group("mass"):
             continue
         unit = "units"
         if re.search(r"\b(?:sessions?|visits?|treatments?)\b", text[: m.start()], re.IGNORECASE):
             unit = "sessions"
         return QuantityMatch(float(m.group("n")), unit, m.start(), m.end(), "hash")
-    m = _TOTAL.search(text)
-    named = _SESSION_WORD.search(text)
+    m = _TOTAL.search(text, low)
+    named = _SESSION_WORD.search(text, low)
     if m and (m.group("noun") or named):
         # "two times four visits (8)": the parenthesised total, in the line's own unit.
         total_unit = _unit_of(m.group("noun") or (named.group(1) if named else None))
         return QuantityMatch(float(m.group("n")), total_unit, m.start(), m.end(), "total")
-    freq = _FREQ_DUR.search(text)
-    ranged = _RANGE.search(text) is not None  # "6-8 visits": a range states no one count
+    freq = _FREQ_DUR.search(text, low)
+    ranged = _RANGE.search(text, low) is not None  # "6-8 visits": a range states no one count
     if not ranged:
-        for m in _COUNT.finditer(text):
+        for m in _COUNT.finditer(text, low):
             noun = m.group("noun").lower()
             if noun in _DURATION_NOUNS or _DOSING.search(text[: m.start()]):
                 continue
@@ -170,12 +171,12 @@ def parse_quantity(text: str) -> QuantityMatch | None:
         return QuantityMatch(
             _num(freq, "f") * _num(freq, "d"), "sessions", freq.start(), freq.end(), "freq"
         )
-    m = _TIMES.search(text)
+    m = _TIMES.search(text, low)
     if m and not ranged:
         return QuantityMatch(_num(m, "a") * _num(m, "b"), "sessions", m.start(), m.end(), "times")
     if ranged:
         return None
-    m = _SESSIONS_N.search(text)
+    m = _SESSIONS_N.search(text, low)
     if m:
         return QuantityMatch(
             float(m.group("n")), _unit_of(m.group("noun")), m.start(), m.end(), "noun-n"
@@ -188,7 +189,7 @@ def parse_quantity(text: str) -> QuantityMatch | None:
         re.IGNORECASE,
     ):
         return QuantityMatch(_num(m, "n"), None, m.start("n"), m.end(), "leading")
-    m = _XN.search(text)
+    m = _XN.search(text, low)
     if m:
         return QuantityMatch(float(m.group("n")), None, m.start(), m.end(), "x")
     m = _TRAILING_N.search(text)

@@ -7,14 +7,14 @@ import re
 
 import pytest
 
-from imr_llm.letter import anchors, clinical, header, injection, reasons
+from imr_llm.letter import anchors, clinical, header, injection, quantity, reasons
 from imr_llm.letter.fold import Folded, fold, lower_pattern, one_of
 from imr_llm.letter.normalize import normalize
 from tests.helpers import real_letters
 
 
 def _all_folded() -> list[Folded]:
-    return [v for mod in (anchors, clinical, header, injection, reasons)
+    return [v for mod in (anchors, clinical, header, injection, quantity, reasons)
             for v in vars(mod).values()
             if isinstance(v, Folded)]
 
