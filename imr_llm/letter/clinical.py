@@ -338,9 +338,8 @@ def _listed(
 
 # After a region, a word that makes it a modifier ("rib fracture", "knee pain"): English puts
 # the region in the singular there, so the letter's plain noun form is preferred.
-_ATTRIBUTIVE = re.compile(
-    r"\s*(?:[-\s]sided\s+)?(?:" + _CONDITION.pattern[5:-3] + r"|complaints?|symptoms?|surgery)s?\b",
-    re.IGNORECASE,
+_ATTRIBUTIVE = Folded(
+    r"\s*(?:[-\s]sided\s+)?(?:" + _CONDITION.pattern[5:-3] + r"|complaints?|symptoms?|surgery)s?\b"
 )
 
 
@@ -409,7 +408,7 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
             phrase=phrase,
             strong=(in_diagnosis or not exam[sentence_start, sentence_end]
                     or _COMPLAINT.found(text, low, sentence_start, start)),
-            attributive=bool(_ATTRIBUTIVE.match(text, m.end("region"), body.end)),
+            attributive=_ATTRIBUTIVE.matches_at(text, low, m.end("region"), body.end),
             in_diagnosis=in_diagnosis,
         ))
     return out

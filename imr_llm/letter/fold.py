@@ -147,6 +147,13 @@ class Folded:
             return [m[1:] for m in self.lead.findall(" " + lowered)]  # without the lead character
         return [lowered[s:e] for s, e in self._spans(lowered, 0, len(lowered))]
 
+    def matches_at(self, text: str, low: str | None, pos: int, endpos: int | None = None) -> bool:
+        """Whether `slow.match(text, pos, endpos)` matches (no match object is built)."""
+        end = len(text) if endpos is None else endpos
+        if low is None:
+            return self.slow.match(text, pos, end) is not None
+        return self.fast.match(low, pos, end) is not None
+
     def found(self, text: str, low: str | None, pos: int = 0, endpos: int | None = None) -> bool:
         """Whether `slow.search(text, pos, endpos)` finds anything."""
         end = len(text) if endpos is None else endpos

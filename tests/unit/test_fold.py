@@ -84,3 +84,14 @@ def test_one_of_refuses_an_alternative_it_cannot_group() -> None:
     for bad in (r"\d+", "(?:a|b)", "a?b", "[ab]c"):
         with pytest.raises(ValueError):
             one_of(["ok", bad])
+
+
+def test_matches_at_agrees_with_the_original_match() -> None:
+    """matches_at says whether the IGNORECASE pattern matches right at a position."""
+    text = normalize(real_letters()[0].read_text(encoding="utf-8")).text
+    for rx in _all_folded():
+        for text_ in (text, "Left knee — naïve PAIN syndrome"):
+            low = fold(text_)
+            for pos in range(0, len(text_), 97):
+                want = rx.slow.match(text_, pos) is not None
+                assert rx.matches_at(text_, low, pos) == want, rx.pattern
