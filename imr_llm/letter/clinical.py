@@ -106,7 +106,7 @@ _QUALIFIER = re.compile(
     r"[a-z]+\s+(?:encounter|type)|(?:(?:left|right|bilateral)\s+)?(?:" + _REGIONS_WORDS + r"))$",
     re.IGNORECASE,
 )
-_CONDITION = re.compile(
+_CONDITION = Folded(
     r"\b(?:strain|sprain|pain|syndrome|disorder|disease|fracture|tear|radiculopathy|radiculitis|"
     r"contusion|injury|injuries|tendonitis|tendinitis|tendinosis|bursitis|arthritis|arthrosis|"
     r"arthropath\w*|stenosis|herniation|protrusion|displacement|degeneration|spondylosis|"
@@ -114,7 +114,7 @@ _CONDITION = re.compile(
     r"headaches?|hernia|dislocation|laceration|concussion|trauma|spasms?|dysfunction|"
     r"myalgia|myositis|sciatica|cervicalgia|lumbago|hypertension|obesity|diabetes|bulg\w+|"
     r"\w+itis|\w+algia|\w+opathy|\w+osis)\b",
-    re.IGNORECASE,
+    word_start=True,
 )
 _NOT_A_CONDITION = re.compile(
     r"^(?:\d|this|that|these|his|her|their|the\s+(?:injury|same|above|industrial)|"
@@ -256,7 +256,7 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if "," not in sep and ";" not in sep:  # a bare "and": split only between two conditions
             left, right = text[pos:s], text[e:end]
             nxt = re.split(r",|;|\s+and\s+", right, maxsplit=1)[0]
-            if not (_CONDITION.search(left) and _CONDITION.search(nxt)
+            if not (_CONDITION.found(left, fold(left)) and _CONDITION.found(nxt, fold(nxt))
                     and len(left.split()) > 1 and len(nxt.split()) > 1):
                 continue
         pieces.append((pos, s))
@@ -309,7 +309,7 @@ def _planted(body: _Body) -> list[Span]:
 
 
 def _listed(
-    body: _Body, cue: Folded, accept: re.Pattern[str] | None, blocked: list[Span]
+    body: _Body, cue: Folded, accept: Folded | None, blocked: list[Span]
 ) -> list[_Located]:
     text = body.text
     out: list[_Located] = []
@@ -327,7 +327,8 @@ def _listed(
             key = value.lower()
             if not 2 < len(value) <= 120 or key in seen or _NOT_A_CONDITION.match(value):
                 continue
-            if accept is not None and not accept.search(value) and len(value.split()) > 6:
+            long = len(value.split()) > 6
+            if accept is not None and long and not accept.found(value, fold(value)):
                 continue
             seen.add(key)
             out.append(_Located(body.phrase(s, e), s, e))
