@@ -25,7 +25,14 @@ from imr_llm.letter.vocab import Decision
 _DECISION_MARK = re.compile(r":[ \t]*\n?[ \t]*(?P<d>Upheld|Overturned)\b[ \t.]*(?=\n|$)")
 _SET_FORTH = Folded(r"set\s+forth\s+below\s*:?")
 _CA_GUIDE = Folded(r"Claims\s+Administrator\s+guideline\s*:")
-_MX_GUIDE = Folded(r"(?:MAXIMUS|Expert\s+Reviewer)\s+guideline\s*:")
+# The reviewer's guideline heading, "MAXIMUS guideline:" or "Expert Reviewer guideline:", as
+# two patterns that each open with a literal word (re skips ahead to it; the alternation opens
+# with a set holding "e"). Neither word can lie inside a match of the other, so their matches
+# in start order are the alternation's.
+_MX_GUIDES = (
+    Folded(r"MAXIMUS\s+guideline\s*:"),
+    Folded(r"Expert\s+Reviewer\s+guideline\s*:"),
+)
 _RATIONALE = Folded(r"Decision\s+rationale\s*:")
 _PARTIAL = re.compile(
     r"^(?P<orig>.+?)\s+(?:was|were)\s+the\s+original\s+request\s*\.?\s*"
@@ -36,6 +43,8 @@ _PARTIAL = re.compile(
     r"The\s+original\s+request)\s*,?\s*(?:is\s+)?(?P<rest>.+?)(?:\s+(?:is|are))?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+# "Physical therapy QTY: 12.00" -> the count at the end of a service text.
+_QTY_TAIL = re.compile(r"\s*\bQTY\s*:?\s*\d+(?:\.\d+)?\s*$", re.IGNORECASE)
 _END_OF_SENTENCE = re.compile(r"[.;!?][\"”')\]]*$")
 _CONCLUSION = Folded(
     r"\b"
@@ -107,7 +116,8 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
     i0, i1 = sec.issues
     marks = list(_DECISION_MARK.finditer(text, i0, i1))
     ca = list(_CA_GUIDE.finditer(text, low, i0, i1))
-    mx = list(_MX_GUIDE.finditer(text, low, i0, i1))
+    mx = sorted((m for rx in _MX_GUIDES for m in rx.finditer(text, low, i0, i1)),
+                key=lambda m: m.start())
     ra = list(_RATIONALE.finditer(text, low, i0, i1))
     intro = _SET_FORTH.search(text, low, i0, i1)
     floor = intro.end() if intro else i0
@@ -155,7 +165,8 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
             )
             svc_start, svc_end = start + pm.start("rest"), start + pm.end("rest")
         svc_text = text[svc_start:svc_end]
-        qm = re.search(r"\s*\bQTY\s*:?\s*\d+(?:\.\d+)?\s*$", svc_text, re.IGNORECASE)
+        # No Unicode letter but Q, T, Y folds to q, t, y: without "qty" there is no match.
+        qm = _QTY_TAIL.search(svc_text) if "qty" in svc_text.lower() else None
         service_value = squash(svc_text[: qm.start()] if qm else svc_text).rstrip(" ,;:")
         service_value = re.sub(r"\s+is$", "", service_value)
         svc_core_end = svc_start + len(svc_text.rstrip()) if not qm else svc_start + qm.start()

@@ -156,3 +156,21 @@ def test_parse_date_forms() -> None:
     assert parse_date("January 31, 2014") == "2014-01-31"
     assert parse_date("Sept. 3, 2015") == "2015-09-03"
     assert parse_date("13/45/2016") is None
+
+
+def test_reviewer_guideline_headings_are_found_as_by_one_alternation() -> None:
+    """The two literal-led heading patterns, in start order, match as the alternation does."""
+    import re
+
+    from imr_llm.letter.anchors import _MX_GUIDES
+    from imr_llm.letter.fold import fold
+    from imr_llm.letter.normalize import normalize
+
+    either = re.compile(r"(?:MAXIMUS|Expert\s+Reviewer)\s+guideline\s*:", re.IGNORECASE)
+    texts = [normalize(p.read_text(encoding="utf-8")).text for p in real_letters()[:20]]
+    texts.append("MAXIMUS Expert Reviewer guideline: maximus  guideline:expert reviewer guideline")
+    for text in texts:
+        for t in (text, text.upper()):
+            found = sorted((m for rx in _MX_GUIDES for m in rx.finditer(t, fold(t))),
+                           key=lambda m: m.start())
+            assert [m.span() for m in found] == [m.span() for m in either.finditer(t)]
