@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from imr_llm.letter.fold import Folded, fold, one_of
 from imr_llm.letter.injection import instruction_spans
@@ -207,8 +208,11 @@ def _plain(word: str) -> str:
     return w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
 def _tokens(text: str) -> frozenset[str]:
-    return frozenset(_plain(t) for t in re.findall(r"[a-z0-9]+", text.lower()) if t != "sided")
+    return frozenset(_plain(t) for t in _WORD.findall(text.lower()) if t != "sided")
 
 
 # --- phrases ------------------------------------------------------------------------------------
@@ -295,8 +299,9 @@ class _Body:
         return Phrase(value=value, span=self.nt.to_original(start, end))
 
 
-@dataclass(frozen=True)
-class _Located:
+# The two per-phrase records below are NamedTuples: built ten or more times a letter, and a
+# frozen dataclass sets each field through object.__setattr__.
+class _Located(NamedTuple):
     phrase: Phrase
     norm_start: int
     norm_end: int
@@ -344,8 +349,7 @@ _ATTRIBUTIVE = Folded(
 )
 
 
-@dataclass(frozen=True)
-class _Mention:
+class _Mention(NamedTuple):
     tokens: frozenset[str]
     region: frozenset[str]
     phrase: Phrase
