@@ -241,6 +241,13 @@ def _clean(text: str, start: int, end: int) -> tuple[int, int]:
     return _trim(text, start, end)
 
 
+# Where a listed phrase splits: ",", ", and", ";", " and ", " & ", "/ ". Written as one character
+# from a set, then the rest of whichever separator that character opens (a look-behind checks
+# which): the same matches as ",\s*(?:and\s+|or\s+)?|;\s*|\s+and\s+|\s+&\s+|/(?=\s)", but `re`
+# skips ahead to a character from a set only when the pattern starts with one.
+_SEPARATOR = re.compile(
+    r"[,;/\s](?:(?<=,)\s*(?:and\s+|or\s+)?|(?<=;)\s*|(?<=\s)\s*and\s+|(?<=\s)\s*&\s+|(?<=/)(?=\s))"
+)
 # Commas and "and"s inside one condition's own words.
 _PROTECTED = re.compile(r"muscle,?\s+fascia,?\s+and\s+tendons?|sprain\s*(?:and|/|-)\s*strain",
                         re.IGNORECASE)
@@ -252,7 +259,7 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     pos = start
     chunk = text[start:end]
     protected = [(start + m.start(), start + m.end()) for m in _PROTECTED.finditer(chunk)]
-    for m in re.finditer(r",\s*(?:and\s+|or\s+)?|;\s*|\s+and\s+|\s+&\s+|/(?=\s)", chunk):
+    for m in _SEPARATOR.finditer(chunk):
         s, e = start + m.start(), start + m.end()
         if any(ps <= s < pe for ps, pe in protected):
             continue

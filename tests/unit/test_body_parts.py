@@ -69,3 +69,20 @@ def test_bilateral_dropped_when_each_side_is_named() -> None:
         "The plan included MRIs of the bilateral knees. "
     )
     assert parts == ["left knee", "right knee"]
+
+
+def test_list_separators_match_the_plain_alternation() -> None:
+    """The set-led separator pattern splits exactly where the plain alternation does."""
+    import random
+    import re
+
+    from imr_llm.letter.clinical import _SEPARATOR
+
+    plain = re.compile(r",\s*(?:and\s+|or\s+)?|;\s*|\s+and\s+|\s+&\s+|/(?=\s)")
+    rng = random.Random(3)
+    pieces = [" ", "  ", ",", ";", "/", "and", "or", "&", "x", "\n", "an", "d"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        assert [m.span() for m in _SEPARATOR.finditer(text)] == [
+            m.span() for m in plain.finditer(text)
+        ], repr(text)
