@@ -28,22 +28,26 @@ def lower_pattern(pattern: str) -> str:
 
 
 def one_of(alternatives: Iterable[str]) -> str:
-    """`(?:a|b|...)` for regex alternatives that each open with a literal letter or digit,
-    grouped by that character: `(?:c(?:ervical|hest)|k(?:nees?))`.
+    """`(?:a|b|...)` for regex alternatives (each without a top-level `|`) that each open with
+    a literal letter or digit, grouped by that character: `(?:c(?:ervical|hest)|k(?:nees?))`.
 
     The same matches, tried in the same order: only alternatives with the same first character
     can match at one place, and each group keeps their order. `re` tests a place against the
     first character of every alternative in turn, so a long word list costs one test per group
-    instead of one per word.
+    instead of one per word. Alternatives opening with the same letter in two cases are
+    refused: under IGNORECASE they would share places but not a group.
     """
     groups: dict[str, list[str]] = {}
     for alt in alternatives:
         if not alt[:1].isalnum() or alt[1:2] in ("?", "*", "+", "{"):
             raise ValueError(f"{alt!r}: an alternative must open with a plain letter or digit")
-        groups.setdefault(alt[0], []).append(alt[1:])
+        group = groups.setdefault(alt[0].lower(), [])
+        if group and group[0][0] != alt[0]:
+            raise ValueError(f"{alt!r}: write the alternatives opening with {alt[0]!r} in one case")
+        group.append(alt)
     return "(?:" + "|".join(
-        first + (rests[0] if len(rests) == 1 else "(?:" + "|".join(rests) + ")")
-        for first, rests in groups.items()
+        alts[0] if len(alts) == 1 else alts[0][0] + "(?:" + "|".join(a[1:] for a in alts) + ")"
+        for alts in groups.values()
     ) + ")"
 
 

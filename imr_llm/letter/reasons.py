@@ -74,7 +74,7 @@ _GUIDELINE = Folded(
     r"\b"
     + one_of(
         [
-            "guidelines?", "MTUS", "ACOEM", "ODG", r"recommend\w*", "criteria",
+            "guidelines?", "mtus", "acoem", "odg", r"recommend\w*", "criteria",  # any case
             r"evidence[- ]based", r"page\s+\d+", "chapter", r"table\s+\d", r"state[sd]?\s+that",
             r"according\s+to", "studies", r"indicated\s+(?:for|when|in)", r"may\s+be",
             r"should\s+be", r"can\s+be", r"is\s+supported", r"are\s+supported", "supports?",

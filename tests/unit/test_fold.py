@@ -81,7 +81,7 @@ def test_one_of_matches_like_the_plain_alternation() -> None:
 
 def test_one_of_refuses_an_alternative_it_cannot_group() -> None:
     """An alternative must open with a plain letter or digit, not a class or quantifier."""
-    for bad in (r"\d+", "(?:a|b)", "a?b", "[ab]c"):
+    for bad in (r"\d+", "(?:a|b)", "a?b", "[ab]c", "Ok"):
         with pytest.raises(ValueError):
             one_of(["ok", bad])
 
