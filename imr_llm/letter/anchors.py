@@ -242,11 +242,26 @@ def _text_anchor(nt: NormalizedText, kind: str, start: int, end: int) -> Anchor 
     return Anchor(kind, squash(stripped), nt.to_original(s, e), stripped)
 
 
+def _last_conclusion(nt: NormalizedText, start: int, end: int) -> re.Match[str] | None:
+    """The last `_CONCLUSION` match in [start, end), looked for in windows growing back from
+    the end (the conclusion closes the rationale). The same as the last of all matches: no
+    match holds a word another one starts with (necessary, not, considered, ...), so matches
+    never overlap, and one starting in a window is found by a search from the window's start.
+    """
+    width = 400
+    while True:
+        lo = max(start, end - width)
+        last = None
+        for m in _CONCLUSION.finditer(nt.text, nt.low, lo, end):
+            last = m
+        if last is not None or lo == start:
+            return last
+        width *= 4
+
+
 def _conclusion(nt: NormalizedText, start: int, end: int) -> Anchor | None:
     """The rationale's last sentence about medical necessity; value True = necessary."""
-    last = None
-    for m in _CONCLUSION.finditer(nt.text, nt.low, start, end):
-        last = m
+    last = _last_conclusion(nt, start, end)
     if last is None:
         return None
     # Widen the keyword to its sentence (linear: no backtracking over the whole rationale).

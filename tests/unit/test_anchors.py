@@ -174,3 +174,23 @@ def test_reviewer_guideline_headings_are_found_as_by_one_alternation() -> None:
             found = sorted((m for rx in _MX_GUIDES for m in rx.finditer(t, fold(t))),
                            key=lambda m: m.start())
             assert [m.span() for m in found] == [m.span() for m in either.finditer(t)]
+
+
+def test_last_conclusion_is_the_last_of_all_matches() -> None:
+    """Searching back from the end in windows finds the last conclusion phrase of a scan."""
+    from imr_llm.letter.anchors import _CONCLUSION, _last_conclusion
+    from imr_llm.letter.normalize import normalize
+
+    def last_of_all(nt, start, end):  # type: ignore[no-untyped-def]
+        found = list(_CONCLUSION.finditer(nt.text, nt.low, start, end))
+        return found[-1].span() if found else None
+
+    crafted = ("It is not considered necessary. " + "x " * 900 + "The request was medically "
+               "necessary and is not necessary, be necessary")
+    texts = [p.read_text(encoding="utf-8") for p in real_letters()[:40]] + [crafted, "no match"]
+    for raw in texts:
+        nt = normalize(raw)
+        n = len(nt.text)
+        for start, end in ((0, n), (n // 3, n), (0, n // 2), (5, max(5, n - 7))):
+            got = _last_conclusion(nt, start, end)
+            assert (got.span() if got else None) == last_of_all(nt, start, end)
