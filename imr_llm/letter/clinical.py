@@ -150,8 +150,10 @@ _REGIONS = one_of(
         r"legs?", r"back", r"spine",
     ]
 )
+# "(?:(?P<lat>...)|)" is "(?P<lat>...)?" (the side first, else nothing) without the repeat
+# machinery that `re` would otherwise set up at every word start.
 _BODY = Folded(
-    r"\b(?P<lat>" + _SIDE + r"(?:[\s-]+sided)?\s+)?(?P<region>(?:" + _REGIONS + r")"
+    r"\b(?:(?P<lat>" + _SIDE + r"(?:[\s-]+sided)?\s+)|)(?P<region>(?:" + _REGIONS + r")"
     r"(?:/(?:" + _REGIONS + r"))*)\b"
     r"(?P<after>,?\s+" + _SIDE + r"(?:ly)?\b(?![\s-]+(?:sided\b|(?:" + _REGIONS + r")\b)))?",
     word_start=True,
