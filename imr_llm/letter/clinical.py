@@ -251,8 +251,7 @@ _SEPARATOR = re.compile(
     r"[,;/\s](?:(?<=,)\s*(?:and\s+|or\s+)?|(?<=;)\s*|(?<=\s)\s*and\s+|(?<=\s)\s*&\s+|(?<=/)(?=\s))"
 )
 # Commas and "and"s inside one condition's own words.
-_PROTECTED = re.compile(r"muscle,?\s+fascia,?\s+and\s+tendons?|sprain\s*(?:and|/|-)\s*strain",
-                        re.IGNORECASE)
+_PROTECTED = Folded(r"muscle,?\s+fascia,?\s+and\s+tendons?|sprain\s*(?:and|/|-)\s*strain")
 
 
 def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -260,7 +259,8 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     pieces: list[tuple[int, int]] = []
     pos = start
     chunk = text[start:end]
-    protected = [(start + m.start(), start + m.end()) for m in _PROTECTED.finditer(chunk)]
+    protected = [(start + m.start(), start + m.end())
+                 for m in _PROTECTED.finditer(chunk, fold(chunk))]
     for m in _SEPARATOR.finditer(chunk):
         s, e = start + m.start(), start + m.end()
         if any(ps <= s < pe for ps, pe in protected):
