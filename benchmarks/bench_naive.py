@@ -3,10 +3,13 @@
 NAIVE: one instructor call through the same client with the WHOLE letter as the user message
 and `ModelExtraction` (LetterSummary-shaped) as the schema: no anchors, no pinned item count,
 no reask, no validation. An answer that is not valid JSON of the schema scores as empty.
-OURS: `summarize_llm_with_raw` with the default prompt (narrative_v1), scored raw and validated.
+OURS: `summarize_llm_with_raw` with the default prompt (narrative_v2), scored raw and validated.
 Per letter the two alternate (naive, ours, naive, ours, ...) so both see the same machine load.
 Reported: calls, prompt and completion tokens and seconds per letter, prompt tokens as a share
-of the letter's own token count (the server's tokenizer), and the eval's scores.
+of the letter's own token count (the server's tokenizer), and the eval's scores. For ours also
+the letter's share alone: the tokens of the rendered user message less those of the same
+template with empty slots, over the letter's tokens (what the issue bounds at 0.6x; the rest
+of a prompt, system text, schema and template, is the same for every letter).
 
     .venv/bin/python benchmarks/bench_naive.py --base-url http://127.0.0.1:8781/v1 \
         [--model qwen-1.5b] [--letters 6] [--out benchmarks/NAIVE.md]
@@ -31,6 +34,8 @@ from imr_llm.evaluation.score import score_letter
 from imr_llm.letter import read_letter
 from imr_llm.llm.client import OpenAICompatibleClient
 from imr_llm.llm.extract import summarize_llm_with_raw
+from imr_llm.llm.narrative import prompt_values
+from imr_llm.llm.prompts import load_prompt
 from imr_llm.llm.reconcile import model_only_summary
 from imr_llm.schema import GroupOutput, Meta, ModelExtraction, Usage
 from imr_llm.settings import Settings
@@ -51,6 +56,7 @@ class Run:
     usage: Usage = field(default_factory=Usage)
     preds: list[JsonDict | None] = field(default_factory=list)
     failures: int = 0  # no usable answer: invalid JSON, or a model call error
+    letter_share: list[float] = field(default_factory=list)  # ours: letter-derived / letter tok
 
 
 def letter_tokens(base_url: str, text: str, timeout_s: float) -> int | None:
@@ -64,6 +70,20 @@ def letter_tokens(base_url: str, text: str, timeout_s: float) -> int | None:
             return len(json.loads(resp.read())["tokens"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def letter_share(path: Path, settings: Settings, letter_tok: int | None) -> float | None:
+    """(user-message tokens - empty-template tokens) / letter tokens, for our prompt."""
+    if not letter_tok:
+        return None
+    _, anchors = read_letter(path)
+    prompt = load_prompt(settings.prompt)
+    values = prompt_values(anchors, list(range(len(anchors.items))), settings.prompt)
+    full = letter_tokens(settings.base_url or "", prompt.render(**values)[1],
+                         settings.request_timeout_s)
+    empty = letter_tokens(settings.base_url or "", prompt.render(**dict.fromkeys(values, ""))[1],
+                          settings.request_timeout_s)
+    return None if full is None or empty is None else (full - empty) / letter_tok
 
 
 def add_usage(total: Usage, u: Usage) -> None:
@@ -141,6 +161,16 @@ def cost_table(runs: list[tuple[str, Run]], letters: int, tokens: int) -> list[s
     return rows
 
 
+def share_lines(ours: Run) -> list[str]:
+    if not ours.letter_share:
+        return []
+    sh = ours.letter_share
+    return [f"Ours, the letter's part of the prompt (user message less the empty template) "
+            f"over the letter's own tokens: median {statistics.median(sh):.2f}x, max "
+            f"{max(sh):.2f}x over {len(sh)} letters (the naive way sends the whole letter, "
+            "1.00x).", ""]
+
+
 def score_table(runs: list[Run], gold: list[JsonDict], ngold: list[JsonDict],
                 texts: list[str]) -> list[str]:
     rows = ["| approach | decision acc | item F1 | quantity acc | diagnoses F1 | body-part F1 "
@@ -190,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         counted = letter_tokens(args.base_url, text, settings.request_timeout_s)
         estimated += counted is None
         tokens += counted if counted is not None else len(text) // 4
+        share = letter_share(path, settings, counted)
+        if share is not None:
+            ours.letter_share.append(share)
         print(f"[{k}/{len(stems)}] {stem}: naive ...", file=sys.stderr, flush=True)
         run_naive(path, settings, client, naive)
         print(f"[{k}/{len(stems)}] {stem}: ours ...", file=sys.stderr, flush=True)
@@ -222,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *cost_table([(naive.name, naive), (f"ours ({settings.prompt})", ours)], n, tokens),
         "",
+        *share_lines(ours),
         "## Scores (anchored gold: evals/gold; narrative gold: evals/narrative)",
         "",
         *score_table([naive, ours_raw, ours], gold, ngold, texts),

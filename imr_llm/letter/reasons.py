@@ -61,6 +61,7 @@ _CITATION_TAIL = re.compile(
     r"^\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
     r"|^\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z])"  # '(ODG, 2016) In this case'
 )
+_QUOTED_PASSAGE = re.compile(r"[\"“][^\"“”]{60,}?[\"”]")  # a quoted guideline passage
 _LEADING = re.compile(r"^(?:decision\s+rationale\s*:\s*)", re.IGNORECASE)
 
 
@@ -97,6 +98,30 @@ def cut_words(text: str, limit: int = MAX_WORDS) -> str:
     head = " ".join(words[: limit - 1])  # the " ..." mark is the last word
     cut = max(head.rfind(", "), head.rfind("; "))
     return (head[:cut] if cut > len(head) // 2 else head).rstrip(",;: ") + " ..."
+
+
+def candidate_sentences(rationale: str, min_score: float = -3.0,
+                        max_chars: int = 1500) -> list[str]:
+    """The rationale's sentences a reader might give as its reason, in letter order.
+
+    Quoted guideline passages, planted instructions and sentences scored at or below
+    `min_score` (the quotation and the boilerplate conclusion) are left out; past `max_chars`
+    the lowest-scored go first. When nothing is left, the rationale's last three sentences.
+    """
+    flat = _QUOTED_PASSAGE.sub(" ", " ".join(rationale.split()))
+    parts = [_CITATION_TAIL.sub("", _LEADING.sub("", s)).strip() for s in split_sentences(flat)]
+    parts = [s for s in parts if len(s.split()) >= 3 and not instruction_spans(s)]
+    scored = [(sentence_score(s), i, s) for i, s in enumerate(parts)]
+    kept = [x for x in scored if x[0] > min_score]
+    if not kept:
+        return parts[-3:]
+    total = sum(len(s) for _, _, s in kept)
+    for cand in sorted(kept, key=lambda x: (x[0], -x[1])):  # lowest score, latest first
+        if total <= max_chars or len(kept) == 1:
+            break
+        kept.remove(cand)
+        total -= len(cand[2])
+    return [s for _, _, s in sorted(kept, key=lambda x: x[1])]
 
 
 def case_reason(rationale: str) -> str | None:
