@@ -294,35 +294,12 @@ class _NarrativeLists(BaseModel):
 
 
 class ModelNarrative(_NarrativeLists):
-    """What prompt narrative_v1 asks for: the half of a summary no regex reads cleanly.
+    """What the narrative prompts ask for: the half of a summary no regex reads cleanly.
 
     Strings are bounded and the item count is pinned; the anchors supply everything else.
     """
 
     items: list[NarrativeItem] = Field(
-        description="One entry per listed item, in the order given. Never merge or skip items."
-    )
-
-
-class ReasonPick(BaseModel):
-    """One disputed item in the narrative_v2 answer: the reason is chosen, not written."""
-
-    decision: Decision = Field(description=_DECISION_HELP)
-    quantity: float | None = Field(default=None, description=_QUANTITY_HELP)
-    why: list[int] = Field(
-        max_length=4,
-        description="The numbers of the one or two sentences of this item that state what "
-        "this worker's records showed or lacked that decided it.",
-    )
-
-
-class ModelNarrativeV2(_NarrativeLists):
-    """What prompt narrative_v2 asks for: the lists, and per item its reason sentences by number.
-
-    The reason is the reviewer's own sentences, so it is in the letter by construction.
-    """
-
-    items: list[ReasonPick] = Field(
         description="One entry per listed item, in the order given. Never merge or skip items."
     )
 

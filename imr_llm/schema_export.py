@@ -12,13 +12,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from imr_llm.schema import LetterSummary, ModelExtraction, ModelNarrative, ModelNarrativeV2
+from imr_llm.schema import LetterSummary, ModelExtraction, ModelNarrative
 
 SCHEMA_FILES: dict[str, type[Any]] = {
     "letter_summary.schema.json": LetterSummary,
     "model_extraction.schema.json": ModelExtraction,
-    "model_narrative_v1.schema.json": ModelNarrative,
-    "model_narrative_v2.schema.json": ModelNarrativeV2,
+    "model_narrative.schema.json": ModelNarrative,
 }
 
 

@@ -34,11 +34,9 @@ from imr_llm.schema import (
     ModelExtraction,
     ModelItem,
     ModelNarrative,
-    ModelNarrativeV2,
     ModelPatient,
     ModelReviewer,
     NarrativeItem,
-    ReasonPick,
     Usage,
 )
 
@@ -262,40 +260,20 @@ def inverted(decision: Decision) -> Decision:
     return Decision.OVERTURNED if decision is Decision.UPHELD else Decision.UPHELD
 
 
-def faithful_narrative(
-    anchors: Anchors, group: Sequence[int] | None = None, version: str = "narrative_v2",
-) -> ModelNarrative | ModelNarrativeV2:
-    """A narrative answer a careful reader would give: the rules' phrases and reasons.
-
-    narrative_v2 answers pick each item's best-scored offered sentence by number.
-    """
+def faithful_narrative(anchors: Anchors, group: Sequence[int] | None = None) -> ModelNarrative:
+    """A narrative answer a careful reader would give: the rules' phrases and reasons."""
     from imr_llm.letter.clinical import find_clinical
-    from imr_llm.letter.reasons import candidate_sentences, sentence_score
 
     found = find_clinical(anchors.norm, anchors.sections.clinical)
     indices = list(range(len(anchors.items))) if group is None else list(group)
     items = []
-    picks = []
     for i in indices:
         a = anchors.items[i]
-        offered = candidate_sentences(str(a.rationale.value)) if a.rationale else []
-        best = max(range(len(offered)), key=lambda k: sentence_score(offered[k]), default=None)
-        picks.append(ReasonPick(decision=a.decision.value,
-                                quantity=a.quantity.value[0] if a.quantity else None,
-                                why=[] if best is None else [best + 1]))
         items.append(NarrativeItem(
             decision=a.decision.value,
             quantity=a.quantity.value[0] if a.quantity else None,
             why=rationale_summary(a) or "The records did not support the request.",
         ))
-    if version == "narrative_v2":
-        return ModelNarrativeV2(
-            diagnoses=[p.value for p in found.diagnoses],
-            body_parts=[p.value for p in found.body_parts],
-            prior_treatments=[p.value for p in found.prior_treatments],
-            clinical_summary="",
-            items=picks,
-        )
     return ModelNarrative(
         diagnoses=[p.value for p in found.diagnoses],
         body_parts=[p.value for p in found.body_parts],

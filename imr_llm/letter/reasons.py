@@ -27,6 +27,7 @@ _SENTENCE = re.compile(
 )
 _CASE = Folded(
     r"\b(?:in\s+this\s+(?:case|instance|patient)|in\s+the\s+present\s+case|regarding\s+this|"
+    r"here(?=,)|"
     r"for\s+this\s+(?:patient|claimant|injured\s+worker|applicant)|the\s+(?:patient|claimant|"
     r"injured\s+worker|applicant|worker|employee|iw|provider|treating\s+(?:physician|provider))|"
     r"(?:he|she)\s+(?:has|had|was|is|did|does|reported|underwent|completed|continues)|"
@@ -43,7 +44,16 @@ _FACT = Folded(
 _GUIDELINE = Folded(
     r"\b(?:guidelines?|MTUS|ACOEM|ODG|recommend\w*|criteria|evidence[- ]based|page\s+\d+|"
     r"chapter|table\s+\d|state[sd]?\s+that|according\s+to|studies|indicated\s+(?:for|when|in)|"
-    r"may\s+be|should\s+be|can\s+be|is\s+supported|are\s+supported|supports?)\b"
+    r"may\s+be|should\s+be|can\s+be|is\s+supported|are\s+supported|supports?|"
+    r"icd-?(?:9|10)|visits\s+over\s+\d+\s+weeks)\b"
+)
+# Background a rationale restates (injury date, diagnosis, presenting complaint): about this case,
+# but not why the item was decided, unless the same sentence says what was lacking or failed.
+_BACKGROUND = Folded(
+    r"\b(?:sustained|injury\s+on|date\s+of\s+injury|(?:has\s+been|was|been|is|were)\s+"
+    r"diagnosed|diagnos[ie]s\s+(?:of|include[sd]?|is|are|was|were)|present(?:s|ed)?\s+with|"
+    r"complain(?:s|ed)?\s+of|\d+[- ]year[- ]old|^(?:the|this)\s+(?:current\s+)?request\s+is\s+"
+    r"for)\b"
 )
 _CONCLUSION = re.compile(
     r"^(?:(?:therefore|thus|as\s+such|consequently|accordingly|hence|based\s+on\s+\w+(?:\s+\w+)?)"
@@ -81,8 +91,11 @@ def sentence_score(sentence: str) -> float:
     score -= 2.0 * _GUIDELINE.count(sentence, low)
     if len(_QUOTE.findall(sentence)) >= 2 or sentence.startswith(("\"", "“")):
         score -= 4.0
-    if _CONCLUSION.search(sentence) and not _EXCUSE.search(sentence):
+    excuse = _EXCUSE.search(sentence)
+    if _CONCLUSION.search(sentence) and not excuse:
         score -= 5.0  # the boilerplate conclusion says nothing about the case
+    if not excuse and _BACKGROUND.found(sentence, low):
+        score -= 4.0
     if words > MAX_WORDS:
         score -= (words - MAX_WORDS) / 10
     if words < 5:
@@ -100,17 +113,27 @@ def cut_words(text: str, limit: int = MAX_WORDS) -> str:
     return (head[:cut] if cut > len(head) // 2 else head).rstrip(",;: ") + " ..."
 
 
-def candidate_sentences(rationale: str, min_score: float = -3.0,
+def _sentences(rationale: str) -> list[str]:
+    """The rationale's sentences, lead-ins and citation tails trimmed.
+
+    A long quoted passage ends the text before it: the words on either side of a quotation
+    are never one sentence (the letter does not write them together).
+    """
+    pieces = _QUOTED_PASSAGE.split(" ".join(rationale.split()))
+    return [_CITATION_TAIL.sub("", _LEADING.sub("", s)).strip()
+            for piece in pieces for s in split_sentences(piece)]
+
+
+def candidate_sentences(rationale: str, min_score: float = 0.0,
                         max_chars: int = 1500) -> list[str]:
     """The rationale's sentences a reader might give as its reason, in letter order.
 
     Quoted guideline passages, planted instructions and sentences scored at or below
-    `min_score` (the quotation and the boilerplate conclusion) are left out; past `max_chars`
+    `min_score` (not about this case: the guideline and the boilerplate conclusion) are left
+    out; past `max_chars`
     the lowest-scored go first. When nothing is left, the rationale's last three sentences.
     """
-    flat = _QUOTED_PASSAGE.sub(" ", " ".join(rationale.split()))
-    parts = [_CITATION_TAIL.sub("", _LEADING.sub("", s)).strip() for s in split_sentences(flat)]
-    parts = [s for s in parts if len(s.split()) >= 3 and not instruction_spans(s)]
+    parts = [s for s in _sentences(rationale) if len(s.split()) >= 3 and not instruction_spans(s)]
     scored = [(sentence_score(s), i, s) for i, s in enumerate(parts)]
     kept = [x for x in scored if x[0] > min_score]
     if not kept:
@@ -126,8 +149,7 @@ def candidate_sentences(rationale: str, min_score: float = -3.0,
 
 def case_reason(rationale: str) -> str | None:
     """The rationale's case-specific reason: 1-2 sentences, at most 50 words; None if none."""
-    parts = [_CITATION_TAIL.sub("", _LEADING.sub("", s)).strip()
-             for s in split_sentences(rationale)]
+    parts = _sentences(rationale)
     planted = bool(instruction_spans(rationale))  # one scan; per sentence only when needed
     scored = [(sentence_score(s), i, s) for i, s in enumerate(parts)
               if s and not (planted and instruction_spans(s))]  # never a planted instruction

@@ -31,7 +31,7 @@ from imr_llm.llm.narrative_merge import merge_narrative, raw_narrative
 from imr_llm.llm.prompts import load_prompt
 from imr_llm.llm.protocol import ModelClient, add_usage
 from imr_llm.rules import summarize_rules
-from imr_llm.schema import LetterSummary, Meta, ModelNarrative, ModelNarrativeV2, Usage
+from imr_llm.schema import LetterSummary, Meta, ModelNarrative, Usage
 from imr_llm.schema_export import schema_sha
 from imr_llm.settings import Settings, is_loopback
 from imr_llm.version import __version__
@@ -75,7 +75,7 @@ def summarize_narrative(
     )
     base = summarize_rules(loaded, anchors, meta)
     final = merge_narrative(outputs, base, anchors, loaded.text)
-    raw = raw_narrative(outputs, base, anchors)
+    raw = raw_narrative(outputs, base)
     stamp_elapsed(started, final, raw)
     return final, raw
 
@@ -118,7 +118,8 @@ def _narrative_call(
     result = get_client().structured(system, user, validated_schema, context, reasks=reasks)
     narrative = (schema.model_validate(result.parsed.model_dump())
                  if result.parsed is not None else lenient_parse(result.raw_text, schema))
-    out = NarrativeOutput(group=group, narrative=narrative, validated=result.parsed is not None,
+    out = NarrativeOutput(group=group, prompt=version, narrative=narrative,
+                          validated=result.parsed is not None,
                           attempts=result.attempts, errors=result.errors,
                           usage=result.usage.model_copy())
     if cache is not None:
@@ -127,11 +128,11 @@ def _narrative_call(
     return out, False
 
 
-def _schemas(version: str) -> tuple[type[BaseModel], type[ModelNarrative | ModelNarrativeV2]]:
+def _schemas(version: str) -> tuple[type[BaseModel], type[ModelNarrative]]:
     """(the schema the call validates against, the plain schema it is stored as) of a prompt."""
     if version == "narrative_v1":
         return ValidatedNarrative, ModelNarrative
-    return ValidatedNarrativeV2, ModelNarrativeV2
+    return ValidatedNarrativeV2, ModelNarrative
 
 
 def _endpoint(settings: Settings) -> str | None:

@@ -13,18 +13,19 @@ from typing import Any
 from imr_llm.letter.align import align
 from imr_llm.letter.anchors import Anchors
 from imr_llm.letter.injection import instruction_spans
+from imr_llm.letter.normalize import shorten
 from imr_llm.letter.reasons import case_reason, cut_words, sentence_score, split_sentences
 from imr_llm.llm.narrative import (
     NARRATIVE_LISTS,
     NarrativeOutput,
     content_words,
+    grounded_reason,
     offered_sentences,
-    pick_problem,
-    picked_reason,
     planted_sentences,
+    reason_problem,
     why_problem,
 )
-from imr_llm.schema import Clinical, Decision, Finding, FindingKind, LetterSummary, ReasonPick
+from imr_llm.schema import Clinical, Decision, Finding, FindingKind, LetterSummary
 from imr_llm.summary import summary_text
 
 Add = Callable[[FindingKind, str, dict[str, Any], tuple[int, int] | None, str], None]
@@ -90,6 +91,7 @@ def merge_narrative(
                                 message=message))
 
     by_item: dict[int, Any] = {}
+    asked: dict[int, str] = {}  # item -> the prompt version its answer came from
     said: dict[str, list[str]] = {name: [] for name in NARRATIVE_LISTS}
     clinical_sentence = ""
     for out in outputs:
@@ -111,25 +113,32 @@ def merge_narrative(
         for k, i in enumerate(out.group):
             if k < len(out.narrative.items):
                 by_item[i] = out.narrative.items[k]
+                asked[i] = out.prompt
     lists, alignment = ground_lists(said, base, text, prov, add)
     planted = planted_sentences(text)
     items = []
     for i, item in enumerate(base.items):
         mi = by_item.get(i)
         update: dict[str, Any] = {}
-        if isinstance(mi, ReasonPick):
+        if mi is not None and asked.get(i) != "narrative_v1":
             _check_anchored(add, prov, i, item, mi)
             offered = offered_sentences(anchors, i)
-            problem = pick_problem(mi.why, offered, planted)
-            if problem is None and offered:
-                update["rationale_summary"] = picked_reason(mi.why, offered)
-                add(FindingKind.MODEL_ONLY, f"items[{i}].rationale_summary",
-                    {"sentences": sorted(set(mi.why))}, None,
-                    "the reviewer's sentences the model chose as the reason")
+            topic = anchors.items[i].line.text
+            problem = reason_problem(mi.why, offered, planted, topic)
+            reason = grounded_reason(mi.why, offered, topic) if problem is None else None
+            if case_reason(item.rationale) is not None:
+                # The rules' pick leads (see ValidatedNarrativeV2): the model's is recorded.
+                add(FindingKind.MODEL_ONLY, f"items[{i}].rationale_summary", {"model": mi.why},
+                    None, "the letter's own reason sentence is used; the model's reason "
+                    + ("came from " + repr(shorten(reason, 80)) if reason else
+                       f"{problem or 'was drawn from nothing shown'}"))
+            elif reason is not None:
+                update["rationale_summary"] = reason
+                add(FindingKind.MODEL_ONLY, f"items[{i}].rationale_summary", {"model": mi.why},
+                    None, "the reviewer's own sentence(s) the model's reason was drawn from")
             elif problem is not None:
-                add(FindingKind.CONFLICT, f"items[{i}].rationale_summary",
-                    {"model": list(mi.why)}, None,
-                    f"the model's reason {problem}: the letter's own reason is used")
+                add(FindingKind.CONFLICT, f"items[{i}].rationale_summary", {"model": mi.why},
+                    None, f"the model's reason {problem}: the letter's own reason is used")
         elif mi is not None:
             _check_anchored(add, prov, i, item, mi)
             problem = why_problem(mi.why, item.rationale, planted)
@@ -194,8 +203,7 @@ def _clinical_sentence(sentence: str, anchors: Anchors, base: LetterSummary) -> 
     return sentence
 
 
-def raw_narrative(outputs: list[NarrativeOutput], base: LetterSummary,
-                  anchors: Anchors) -> LetterSummary | None:
+def raw_narrative(outputs: list[NarrativeOutput], base: LetterSummary) -> LetterSummary | None:
     """What the model said, unvalidated, over the rules summary (for the raw-model scores)."""
     got = [o for o in outputs if o.narrative is not None]
     if not got:
@@ -209,12 +217,10 @@ def raw_narrative(outputs: list[NarrativeOutput], base: LetterSummary,
         for k, i in enumerate(out.group):
             if k < len(out.narrative.items) and i < len(items):
                 mi = out.narrative.items[k]
-                why = (picked_reason(mi.why, offered_sentences(anchors, i))
-                       if isinstance(mi, ReasonPick) else mi.why)
                 items[i] = items[i].model_copy(update={
                     "decision": mi.decision, "quantity": mi.quantity,
                     "medically_necessary": mi.decision is Decision.OVERTURNED,
-                    "rationale_summary": why})
+                    "rationale_summary": mi.why})
     clinical = Clinical(**lists, summary=got[0].narrative.clinical_summary if got[0].narrative
                         else "")
     return base.model_copy(update={
