@@ -59,8 +59,32 @@ class Run:
     letter_share: list[float] = field(default_factory=list)  # ours: letter-derived / letter tok
 
 
-def letter_tokens(base_url: str, text: str, timeout_s: float) -> int | None:
-    """The letter's token count by the server's tokenizer (llama_cpp.server), None if it fails."""
+_VOCAB: dict[str, Any] = {}  # model name -> a vocab-only llama_cpp.Llama (its tokenizer)
+
+
+def _local_count(model: str, text: str) -> int | None:
+    """Tokens of `text` by a local model's own tokenizer (vocab only, no weights), or None."""
+    if model not in _VOCAB:
+        try:
+            from llama_cpp import Llama
+
+            from imr_llm.llm.local_server import model_gguf
+
+            _VOCAB[model] = Llama(model_path=str(model_gguf(model)), vocab_only=True,
+                                  verbose=False)
+        except (ImportError, ImrError, ValueError, OSError):
+            _VOCAB[model] = None
+    vocab = _VOCAB[model]
+    return None if vocab is None else len(vocab.tokenize(text.encode("utf-8"), add_bos=False,
+                                                         special=True))
+
+
+def letter_tokens(base_url: str, text: str, timeout_s: float, model: str = "") -> int | None:
+    """Tokens of `text`: the local model's tokenizer when it is installed, else the server's
+    (llama_cpp.server's /extras/tokenize); None if neither answers."""
+    counted = _local_count(model, text) if model else None
+    if counted is not None:
+        return counted
     root = base_url.rstrip("/").removesuffix("/v1")
     req = urllib.request.Request(f"{root}/extras/tokenize", method="POST",
                                  data=json.dumps({"input": text}).encode(),
@@ -79,10 +103,9 @@ def letter_share(path: Path, settings: Settings, letter_tok: int | None) -> floa
     _, anchors = read_letter(path)
     prompt = load_prompt(settings.prompt)
     values = prompt_values(anchors, list(range(len(anchors.items))), settings.prompt)
-    full = letter_tokens(settings.base_url or "", prompt.render(**values)[1],
-                         settings.request_timeout_s)
-    empty = letter_tokens(settings.base_url or "", prompt.render(**dict.fromkeys(values, ""))[1],
-                          settings.request_timeout_s)
+    url, wait, model = settings.base_url or "", settings.request_timeout_s, settings.model or ""
+    full = letter_tokens(url, prompt.render(**values)[1], wait, model)
+    empty = letter_tokens(url, prompt.render(**dict.fromkeys(values, ""))[1], wait, model)
     return None if full is None or empty is None else (full - empty) / letter_tok
 
 
@@ -188,13 +211,38 @@ def score_table(runs: list[Run], gold: list[JsonDict], ngold: list[JsonDict],
     return rows
 
 
+def shares_only(folder: Path, model: str) -> int:
+    """Our prompt's letter share (see letter_share) over every letter in `folder`."""
+    settings = Settings(backend="llm", model=model, base_url="http://127.0.0.1:1/v1",
+                        use_cache=False)
+    shares = []
+    for path in sorted(folder.glob("*.txt")):
+        tok = _local_count(model, read_letter(path)[0].text)
+        share = letter_share(path, settings, tok)
+        if share is None:
+            print(f"no local tokenizer for {model}: install it (scripts/install_models.sh)",
+                  file=sys.stderr)
+            return 2
+        shares.append(share)
+    print(f"{len(shares)} letters in {folder}, prompt {settings.prompt}, {model} tokenizer: "
+          f"the letter's part of the prompt is median {statistics.median(shares):.2f}x, "
+          f"max {max(shares):.2f}x, min {min(shares):.2f}x of the letter's own tokens; "
+          f"{sum(s <= 0.6 for s in shares)} of {len(shares)} at or under 0.6x")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base-url", required=True, help="OpenAI-compatible /v1 endpoint")
     ap.add_argument("--model", default="qwen-1.5b")
     ap.add_argument("--letters", type=int, default=6, help="first N narrative-gold letters")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/NAIVE.md"))
+    ap.add_argument("--shares-only", type=Path, metavar="LETTERS_DIR",
+                    help="no model calls: our prompt's letter share for every .txt letter "
+                         "here, by the local model's tokenizer")
     args = ap.parse_args(argv)
+    if args.shares_only:
+        return shares_only(args.shares_only, args.model)
     stems = sorted(p.stem for p in (EVALS / "narrative").glob("*.json"))[: args.letters]
     if not stems:
         print(f"no narrative gold in {EVALS / 'narrative'}: run from the repository root",
@@ -217,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         text = read_letter(path)[0].text
         texts.append(text)
         # A shared server answers tokenize only between generations: wait as long as a call.
-        counted = letter_tokens(args.base_url, text, settings.request_timeout_s)
+        counted = letter_tokens(args.base_url, text, settings.request_timeout_s, args.model)
         estimated += counted is None
         tokens += counted if counted is not None else len(text) // 4
         share = letter_share(path, settings, counted)
@@ -235,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.out} left as it was", file=sys.stderr)
         return 1
     how = (f"{estimated} of {n} estimated as characters/4 (the server's /extras/tokenize did "
-           "not answer), the rest counted with the server's tokenizer"
-           if estimated else "counted with the server's tokenizer (POST /extras/tokenize)")
+           "not answer), the rest counted with the model's tokenizer"
+           if estimated else "counted with the model's own tokenizer")
     lines = [
         "# Naive extraction beside ours",
         "",
