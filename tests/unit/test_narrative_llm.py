@@ -192,3 +192,28 @@ def test_a_planted_instruction_is_never_shown_or_reported(example_text: str) -> 
     assert "malingering" not in fake.calls[0].user and "must be paid" not in fake.calls[0].user
     shown = " ".join([*s.clinical.diagnoses, s.summary, *(i.rationale_summary for i in s.items)])
     assert "malingering" not in shown.lower() and "must be paid" not in shown.lower()
+
+
+def test_model_body_parts_stand_only_as_regions_and_where_the_rules_found_none(
+        example_text: str) -> None:
+    """'LDL' and 'left' are no body region; an extra region does not displace the rules' list."""
+    answer = faithful(example_text)
+    rules = summarize(example_text, backend="rules")
+    assert rules.clinical.body_parts
+    extra = answer.model_copy(update={"body_parts": [*answer.body_parts, "left", "right knee"]})
+    s = summarize_llm(example_text, settings=settings(), client=FakeClient([extra]))
+    assert s.clinical.body_parts == rules.clinical.body_parts
+    assert any("'left', which is not a body region" in f.message for f in s.findings)
+
+
+def test_a_diagnosis_the_letter_words_differently_is_reported_in_the_letters_words() -> None:
+    """'ulnar styloid avulsed' (model) is reported as the letter has it, with a fuzzy status."""
+    text = (EVAL_LETTERS / "CM16-0234202.txt").read_text(encoding="utf-8")
+    answer = faithful(text)
+    said = answer.model_copy(update={"diagnoses": [*answer.diagnoses, "ulnar styloid avulsed"]})
+    s = summarize_llm(text, settings=settings(), client=FakeClient([said]))
+    i = next(k for k, d in enumerate(s.clinical.diagnoses) if "ulnar styloid" in d.lower())
+    start, end = s.provenance[f"clinical.diagnoses[{i}]"]
+    assert s.clinical.diagnoses[i] == " ".join(text[start:end].split()) == \
+        "Ulnar styloid was avulsed"
+    assert s.alignment[f"clinical.diagnoses[{i}]"] == "fuzzy"
