@@ -3,10 +3,13 @@
 NAIVE: one instructor call through the same client with the WHOLE letter as the user message
 and `ModelExtraction` (LetterSummary-shaped) as the schema: no anchors, no pinned item count,
 no reask, no validation. An answer that is not valid JSON of the schema scores as empty.
-OURS: `summarize_llm_with_raw` with the default prompt (narrative_v1), scored raw and validated.
+OURS: `summarize_llm_with_raw` with the default prompt (narrative_v2), scored raw and validated.
 Per letter the two alternate (naive, ours, naive, ours, ...) so both see the same machine load.
 Reported: calls, prompt and completion tokens and seconds per letter, prompt tokens as a share
-of the letter's own token count (the server's tokenizer), and the eval's scores.
+of the letter's own token count (the server's tokenizer), and the eval's scores. For ours also
+the letter's share alone: the tokens of the rendered user message less those of the same
+template with empty slots, over the letter's tokens (what the issue bounds at 0.6x; the rest
+of a prompt, system text, schema and template, is the same for every letter).
 
     .venv/bin/python benchmarks/bench_naive.py --base-url http://127.0.0.1:8781/v1 \
         [--model qwen-1.5b] [--letters 6] [--out benchmarks/NAIVE.md]
@@ -31,6 +34,8 @@ from imr_llm.evaluation.score import score_letter
 from imr_llm.letter import read_letter
 from imr_llm.llm.client import OpenAICompatibleClient
 from imr_llm.llm.extract import summarize_llm_with_raw
+from imr_llm.llm.narrative import prompt_values
+from imr_llm.llm.prompts import load_prompt
 from imr_llm.llm.reconcile import model_only_summary
 from imr_llm.schema import GroupOutput, Meta, ModelExtraction, Usage
 from imr_llm.settings import Settings
@@ -51,10 +56,35 @@ class Run:
     usage: Usage = field(default_factory=Usage)
     preds: list[JsonDict | None] = field(default_factory=list)
     failures: int = 0  # no usable answer: invalid JSON, or a model call error
+    letter_share: list[float] = field(default_factory=list)  # ours: letter-derived / letter tok
 
 
-def letter_tokens(base_url: str, text: str, timeout_s: float) -> int | None:
-    """The letter's token count by the server's tokenizer (llama_cpp.server), None if it fails."""
+_VOCAB: dict[str, Any] = {}  # model name -> a vocab-only llama_cpp.Llama (its tokenizer)
+
+
+def _local_count(model: str, text: str) -> int | None:
+    """Tokens of `text` by a local model's own tokenizer (vocab only, no weights), or None."""
+    if model not in _VOCAB:
+        try:
+            from llama_cpp import Llama
+
+            from imr_llm.llm.local_server import model_gguf
+
+            _VOCAB[model] = Llama(model_path=str(model_gguf(model)), vocab_only=True,
+                                  verbose=False)
+        except (ImportError, ImrError, ValueError, OSError):
+            _VOCAB[model] = None
+    vocab = _VOCAB[model]
+    return None if vocab is None else len(vocab.tokenize(text.encode("utf-8"), add_bos=False,
+                                                         special=True))
+
+
+def letter_tokens(base_url: str, text: str, timeout_s: float, model: str = "") -> int | None:
+    """Tokens of `text`: the local model's tokenizer when it is installed, else the server's
+    (llama_cpp.server's /extras/tokenize); None if neither answers."""
+    counted = _local_count(model, text) if model else None
+    if counted is not None:
+        return counted
     root = base_url.rstrip("/").removesuffix("/v1")
     req = urllib.request.Request(f"{root}/extras/tokenize", method="POST",
                                  data=json.dumps({"input": text}).encode(),
@@ -64,6 +94,19 @@ def letter_tokens(base_url: str, text: str, timeout_s: float) -> int | None:
             return len(json.loads(resp.read())["tokens"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def letter_share(path: Path, settings: Settings, letter_tok: int | None) -> float | None:
+    """(user-message tokens - empty-template tokens) / letter tokens, for our prompt."""
+    if not letter_tok:
+        return None
+    _, anchors = read_letter(path)
+    prompt = load_prompt(settings.prompt)
+    values = prompt_values(anchors, list(range(len(anchors.items))), settings.prompt)
+    url, wait, model = settings.base_url or "", settings.request_timeout_s, settings.model or ""
+    full = letter_tokens(url, prompt.render(**values)[1], wait, model)
+    empty = letter_tokens(url, prompt.render(**dict.fromkeys(values, ""))[1], wait, model)
+    return None if full is None or empty is None else (full - empty) / letter_tok
 
 
 def add_usage(total: Usage, u: Usage) -> None:
@@ -141,6 +184,16 @@ def cost_table(runs: list[tuple[str, Run]], letters: int, tokens: int) -> list[s
     return rows
 
 
+def share_lines(ours: Run) -> list[str]:
+    if not ours.letter_share:
+        return []
+    sh = ours.letter_share
+    return [f"Ours, the letter's part of the prompt (user message less the empty template) "
+            f"over the letter's own tokens: median {statistics.median(sh):.2f}x, max "
+            f"{max(sh):.2f}x over {len(sh)} letters (the naive way sends the whole letter, "
+            "1.00x).", ""]
+
+
 def score_table(runs: list[Run], gold: list[JsonDict], ngold: list[JsonDict],
                 texts: list[str]) -> list[str]:
     rows = ["| approach | decision acc | item F1 | quantity acc | diagnoses F1 | body-part F1 "
@@ -158,13 +211,38 @@ def score_table(runs: list[Run], gold: list[JsonDict], ngold: list[JsonDict],
     return rows
 
 
+def shares_only(folder: Path, model: str) -> int:
+    """Our prompt's letter share (see letter_share) over every letter in `folder`."""
+    settings = Settings(backend="llm", model=model, base_url="http://127.0.0.1:1/v1",
+                        use_cache=False)
+    shares = []
+    for path in sorted(folder.glob("*.txt")):
+        tok = _local_count(model, read_letter(path)[0].text)
+        share = letter_share(path, settings, tok)
+        if share is None:
+            print(f"no local tokenizer for {model}: install it (scripts/install_models.sh)",
+                  file=sys.stderr)
+            return 2
+        shares.append(share)
+    print(f"{len(shares)} letters in {folder}, prompt {settings.prompt}, {model} tokenizer: "
+          f"the letter's part of the prompt is median {statistics.median(shares):.2f}x, "
+          f"max {max(shares):.2f}x, min {min(shares):.2f}x of the letter's own tokens; "
+          f"{sum(s <= 0.6 for s in shares)} of {len(shares)} at or under 0.6x")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base-url", required=True, help="OpenAI-compatible /v1 endpoint")
     ap.add_argument("--model", default="qwen-1.5b")
     ap.add_argument("--letters", type=int, default=6, help="first N narrative-gold letters")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/NAIVE.md"))
+    ap.add_argument("--shares-only", type=Path, metavar="LETTERS_DIR",
+                    help="no model calls: our prompt's letter share for every .txt letter "
+                         "here, by the local model's tokenizer")
     args = ap.parse_args(argv)
+    if args.shares_only:
+        return shares_only(args.shares_only, args.model)
     stems = sorted(p.stem for p in (EVALS / "narrative").glob("*.json"))[: args.letters]
     if not stems:
         print(f"no narrative gold in {EVALS / 'narrative'}: run from the repository root",
@@ -187,9 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         text = read_letter(path)[0].text
         texts.append(text)
         # A shared server answers tokenize only between generations: wait as long as a call.
-        counted = letter_tokens(args.base_url, text, settings.request_timeout_s)
+        counted = letter_tokens(args.base_url, text, settings.request_timeout_s, args.model)
         estimated += counted is None
         tokens += counted if counted is not None else len(text) // 4
+        share = letter_share(path, settings, counted)
+        if share is not None:
+            ours.letter_share.append(share)
         print(f"[{k}/{len(stems)}] {stem}: naive ...", file=sys.stderr, flush=True)
         run_naive(path, settings, client, naive)
         print(f"[{k}/{len(stems)}] {stem}: ours ...", file=sys.stderr, flush=True)
@@ -202,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.out} left as it was", file=sys.stderr)
         return 1
     how = (f"{estimated} of {n} estimated as characters/4 (the server's /extras/tokenize did "
-           "not answer), the rest counted with the server's tokenizer"
-           if estimated else "counted with the server's tokenizer (POST /extras/tokenize)")
+           "not answer), the rest counted with the model's tokenizer"
+           if estimated else "counted with the model's own tokenizer")
     lines = [
         "# Naive extraction beside ours",
         "",
@@ -222,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *cost_table([(naive.name, naive), (f"ours ({settings.prompt})", ours)], n, tokens),
         "",
+        *share_lines(ours),
         "## Scores (anchored gold: evals/gold; narrative gold: evals/narrative)",
         "",
         *score_table([naive, ours_raw, ours], gold, ngold, texts),

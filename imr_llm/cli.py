@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from imr_llm.errors import ConfigError, ImrError
-from imr_llm.settings import BACKENDS, Settings, debug_enabled, progress_forced
+from imr_llm.settings import BACKENDS, PROMPTS, Settings, debug_enabled, progress_forced
 from imr_llm.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -52,6 +52,8 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
                    "(or IMR_MAX_TOKENS; default 2048)")
     p.add_argument("--reasks", type=int, help="validation reasks per call "
                    "(or IMR_REASKS; default 2)")
+    p.add_argument("--prompt", choices=PROMPTS, help="model backend: the prompt version "
+                   f"(or IMR_PROMPT; default {PROMPTS[0]})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,6 +115,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         requests_per_minute=args.rpm,
         strict=True if args.strict else None,
         reask_attempts=args.reasks,
+        prompt=args.prompt,
     )
 
 

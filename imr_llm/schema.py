@@ -270,30 +270,39 @@ class NarrativeItem(BaseModel):
     why: str = Field(max_length=400, description=_WHY_HELP)
 
 
-class ModelNarrative(BaseModel):
-    """What the narrative prompt asks for: the half of a summary no regex reads cleanly.
+class _NarrativeLists(BaseModel):
+    """The clinical half both narrative prompts ask for.
 
-    Strings are bounded and the item count is pinned; the anchors supply everything else.
+    Every field is required (no defaults): a grammar-constrained local model skips optional
+    fields, and measured on 24 letters qwen-1.5b answered only `items` in 16 of them.
     """
 
     diagnoses: list[str] = Field(
-        default_factory=list, max_length=12,
+        max_length=12,
         description="Conditions the clinical summary says the worker has or is treated for, "
         "each a short phrase copied in the letter's words.",
     )
     body_parts: list[str] = Field(
-        default_factory=list, max_length=12,
+        max_length=12,
         description="Body regions injured or treated, each once, with left/right/bilateral "
         "when the letter gives it, in the letter's words.",
     )
     prior_treatments: list[str] = Field(
-        default_factory=list, max_length=12,
+        max_length=12,
         description="Treatments already tried, each a short phrase in the letter's words.",
     )
     clinical_summary: str = Field(
-        default="", max_length=400,
+        max_length=400,
         description="One sentence: who the worker is, the injury and the treatment so far.",
     )
+
+
+class ModelNarrative(_NarrativeLists):
+    """What the narrative prompts ask for: the half of a summary no regex reads cleanly.
+
+    Strings are bounded and the item count is pinned; the anchors supply everything else.
+    """
+
     items: list[NarrativeItem] = Field(
         description="One entry per listed item, in the order given. Never merge or skip items."
     )

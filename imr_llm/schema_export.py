@@ -12,11 +12,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from imr_llm.schema import LetterSummary, ModelExtraction
+from imr_llm.schema import LetterSummary, ModelExtraction, ModelNarrative
 
 SCHEMA_FILES: dict[str, type[Any]] = {
     "letter_summary.schema.json": LetterSummary,
     "model_extraction.schema.json": ModelExtraction,
+    "model_narrative.schema.json": ModelNarrative,
 }
 
 
@@ -26,9 +27,9 @@ def schema_json(model: type[Any]) -> str:
 
 
 @cache
-def schema_sha() -> str:
-    """Short hash of the model-facing schema: changes whenever what the model fills changes."""
-    return hashlib.sha256(schema_json(ModelExtraction).encode()).hexdigest()[:16]
+def schema_sha(model: type[Any] = ModelExtraction) -> str:
+    """Short hash of a model-facing schema: changes whenever what the model fills changes."""
+    return hashlib.sha256(schema_json(model).encode()).hexdigest()[:16]
 
 
 def schemas_dir() -> Path:

@@ -34,6 +34,9 @@ def is_loopback(base_url: str | None) -> bool:
 
 Backend = Literal["auto", "rules", "llm"]
 BACKENDS: tuple[str, ...] = ("auto", "rules", "llm")
+#: Prompt versions in prompts/ the model backend can run; the first is the default.
+#: narrative_*: one call per letter for the narrative half; extract_v2: every field.
+PROMPTS: tuple[str, ...] = ("narrative_v2", "narrative_v1", "extract_v2")
 _TRUE = ("1", "true", "yes")
 
 
@@ -80,7 +83,7 @@ class Settings:
     max_cost_usd: float | None = None
     requests_per_minute: float | None = None
     log_letter_text: bool = False
-    prompt: str = "narrative_v1"  # narrative_v1 (one call per letter) or extract_v2 (all fields)
+    prompt: str = PROMPTS[0]
     strict: bool = False  # model backend: ExtractionError instead of anchored fallback
     prices_path: Path | None = None  # a JSON price table extending the built-in one
     mode: str | None = None  # an instructor mode name (JSON, TOOLS, ...); None: by endpoint
@@ -121,6 +124,8 @@ class Settings:
             values["prices_path"] = Path(env["IMR_PRICES"])
         if env.get("IMR_MODE"):
             values["mode"] = env["IMR_MODE"]
+        if env.get("IMR_PROMPT"):
+            values["prompt"] = env["IMR_PROMPT"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.check()
@@ -146,6 +151,9 @@ class Settings:
             raise ConfigError("max tokens must be at least 16: fix --max-tokens or IMR_MAX_TOKENS")
         if self.reask_attempts < 0:
             raise ConfigError("reasks cannot be negative: fix --reasks or IMR_REASKS")
+        if self.prompt not in PROMPTS:
+            raise ConfigError(f"unknown prompt {self.prompt!r}: use one of {', '.join(PROMPTS)} "
+                              "(--prompt or IMR_PROMPT)")
 
     @property
     def request_timeout_s(self) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ def run_eval(
     raw_scores: list[LetterScore] = []
     usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
              "cost_usd": 0.0, "cache_hits": 0}
+    called: list[tuple[int, float]] = []  # (calls, seconds) of each letter the model answered
     llm = settings.resolved_backend() == "llm"
     narrative_scores: list[dict[str, Any]] = []
     raw_narrative_scores: list[dict[str, Any]] = []
@@ -127,6 +129,8 @@ def run_eval(
                 usage[k] += int(u.get(k) or 0)
             usage["cost_usd"] += float(u.get("cost_usd") or 0.0)
             usage["cache_hits"] += 1 if m.get("cache_hit") else 0
+            if u.get("calls") and isinstance(m.get("elapsed_s"), (int, float)):
+                called.append((int(u["calls"]), float(m["elapsed_s"])))
         record.pop("rules_prediction", None)  # scored above; run.json keeps the model's only
         per_letter[stem] = record
         if progress is not None:
@@ -151,6 +155,12 @@ def run_eval(
         "elapsed_s": round(elapsed, 3),
         "stopped_early": stopped,
     }
+    if called:  # letters answered by the model now, not from the cache
+        secs = [t for _, t in called]
+        run["usage"]["called"] = {
+            "letters": len(called), "one_call": sum(c == 1 for c, _ in called),
+            "calls_per_letter": round(sum(c for c, _ in called) / len(called), 3),
+            "median_s": round(statistics.median(secs), 3), "max_s": round(max(secs), 3)}
     if narrative_scores:
         run["narrative_totals"] = aggregate_narrative(narrative_scores)
         run["config"]["narrative"] = str(narrative)

@@ -36,6 +36,7 @@ _CASE = Folded(
             r"in\s+this\s+(?:case|instance|patient)",
             r"in\s+the\s+present\s+case",
             r"regarding\s+this",
+            r"here(?=,)",
             r"for\s+this\s+(?:patient|claimant|injured\s+worker|applicant)",
             r"the\s+(?:patient|claimant|injured\s+worker|applicant|worker|employee|iw|provider|"
             r"treating\s+(?:physician|provider))",
@@ -78,11 +79,20 @@ _GUIDELINE = Folded(
             r"evidence[- ]based", r"page\s+\d+", "chapter", r"table\s+\d", r"state[sd]?\s+that",
             r"according\s+to", "studies", r"indicated\s+(?:for|when|in)", r"may\s+be",
             r"should\s+be", r"can\s+be", r"is\s+supported", r"are\s+supported", "supports?",
+            r"icd-?(?:9|10)", r"visits\s+over\s+\d+\s+weeks",
         ]
     )
     + r"\b",
     word_start=True,
     word_end=True,
+)
+# Background a rationale restates (injury date, diagnosis, presenting complaint): about this case,
+# but not why the item was decided, unless the same sentence says what was lacking or failed.
+_BACKGROUND = Folded(
+    r"\b(?:sustained|injury\s+on|date\s+of\s+injury|(?:has\s+been|was|been|is|were)\s+"
+    r"diagnosed|diagnos[ie]s\s+(?:of|include[sd]?|is|are|was|were)|present(?:s|ed)?\s+with|"
+    r"complain(?:s|ed)?\s+of|\d+[- ]year[- ]old|^(?:the|this)\s+(?:current\s+)?request\s+is\s+"
+    r"for)\b"
 )
 _CONCLUSION = re.compile(
     r"^(?:(?:therefore|thus|as\s+such|consequently|accordingly|hence|based\s+on\s+\w+(?:\s+\w+)?)"
@@ -102,6 +112,7 @@ _CITATION_TAIL = re.compile(
     r"^(?:\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
     r"|\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z]))"  # '(ODG, 2016) In this case'
 )
+_QUOTED_PASSAGE = re.compile(r"[\"“][^\"“”]{60,}?[\"”]")  # a quoted guideline passage
 _LEADING = re.compile(r"^(?:decision\s+rationale\s*:\s*)", re.IGNORECASE)
 
 
@@ -121,8 +132,11 @@ def sentence_score(sentence: str) -> float:
     score -= 2.0 * _GUIDELINE.count(sentence, low)
     if sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“")):
         score -= 4.0
-    if _CONCLUSION.search(sentence) and not _EXCUSE.search(sentence):
+    excuse = _EXCUSE.search(sentence)
+    if _CONCLUSION.search(sentence) and not excuse:
         score -= 5.0  # the boilerplate conclusion says nothing about the case
+    if not excuse and _BACKGROUND.found(sentence, low):
+        score -= 4.0
     if words > MAX_WORDS:
         score -= (words - MAX_WORDS) / 10
     if words < 5:
@@ -140,10 +154,43 @@ def cut_words(text: str, limit: int = MAX_WORDS) -> str:
     return (head[:cut] if cut > len(head) // 2 else head).rstrip(",;: ") + " ..."
 
 
+def _sentences(rationale: str) -> list[str]:
+    """The rationale's sentences, lead-ins and citation tails trimmed.
+
+    A long quoted passage ends the text before it: the words on either side of a quotation
+    are never one sentence (the letter does not write them together).
+    """
+    pieces = _QUOTED_PASSAGE.split(" ".join(rationale.split()))
+    return [_CITATION_TAIL.sub("", _LEADING.sub("", s)).strip()
+            for piece in pieces for s in split_sentences(piece)]
+
+
+def candidate_sentences(rationale: str, min_score: float = 0.0,
+                        max_chars: int = 1500) -> list[str]:
+    """The rationale's sentences a reader might give as its reason, in letter order.
+
+    Quoted guideline passages, planted instructions and sentences scored at or below
+    `min_score` (not about this case: the guideline and the boilerplate conclusion) are left
+    out; past `max_chars`
+    the lowest-scored go first. When nothing is left, the rationale's last three sentences.
+    """
+    parts = [s for s in _sentences(rationale) if len(s.split()) >= 3 and not instruction_spans(s)]
+    scored = [(sentence_score(s), i, s) for i, s in enumerate(parts)]
+    kept = [x for x in scored if x[0] > min_score]
+    if not kept:
+        return parts[-3:]
+    total = sum(len(s) for _, _, s in kept)
+    for cand in sorted(kept, key=lambda x: (x[0], -x[1])):  # lowest score, latest first
+        if total <= max_chars or len(kept) == 1:
+            break
+        kept.remove(cand)
+        total -= len(cand[2])
+    return [s for _, _, s in sorted(kept, key=lambda x: x[1])]
+
+
 def case_reason(rationale: str) -> str | None:
     """The rationale's case-specific reason: 1-2 sentences, at most 50 words; None if none."""
-    parts = [_CITATION_TAIL.sub("", _LEADING.sub("", s)).strip()
-             for s in split_sentences(rationale)]
+    parts = _sentences(rationale)
     planted = bool(instruction_spans(rationale))  # one scan; per sentence only when needed
     scored = [(sentence_score(s), i, s) for i, s in enumerate(parts)
               if s and not (planted and instruction_spans(s))]  # never a planted instruction

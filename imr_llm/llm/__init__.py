@@ -10,8 +10,9 @@
     cache      diskcache of GroupOutput dumps; keys carry every input that changes the answer
     extract    groups of items -> model calls (validated against the anchors) -> GroupOutput
     reconcile  GroupOutput x the rules summary -> LetterSummary + findings (pure)
-    narrative  the narrative prompt (narrative_v1): its slots, validation of reasons, grounding
-               of every model-named phrase, the merge with the rules summary (pure)
+    narrative  the narrative prompts (narrative_v2, v1): their slots, validation of reasons
+    narrative_merge  the validated answer laid over the rules summary: a span for every
+               model-named phrase, anchored values kept, findings for the rest (pure)
     narrative_call  the narrative prompt's calls: one per letter, halved past the context
     calls      the lazily built client and elapsed stamps both prompts share
     local_models    GGUF models assembled from PyPI part packages (size + sha256 checked)

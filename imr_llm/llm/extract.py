@@ -22,7 +22,7 @@ from imr_llm.letter.load import Letter, LetterInput
 from imr_llm.letter.normalize import shorten, squash
 from imr_llm.llm.cache import ModelCache, cache_key
 from imr_llm.llm.calls import client_getter, halving, lenient_parse, stamp_elapsed
-from imr_llm.llm.narrative import PROMPT_ID as NARRATIVE_PROMPT
+from imr_llm.llm.narrative import PROMPTS as NARRATIVE_PROMPTS
 from imr_llm.llm.prompts import PROMPT_VERSION, load_prompt
 from imr_llm.llm.protocol import ModelClient, add_usage
 from imr_llm.llm.reconcile import model_only_summary, reconcile
@@ -171,7 +171,7 @@ def summarize_llm_with_raw(
     """(reconciled summary, the raw model-only summary or None when the model gave nothing)."""
     started = time.perf_counter() if started is None else started
     loaded, anchors = read_letter(letter)
-    if settings.prompt == NARRATIVE_PROMPT:
+    if settings.prompt in NARRATIVE_PROMPTS:
         from imr_llm.llm.narrative_call import summarize_narrative
 
         return summarize_narrative(loaded, anchors, settings, replay, started, client)

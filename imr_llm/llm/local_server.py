@@ -208,7 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=None,
                         help="where split models are assembled (default: $IMR_MODEL_DIR or "
                              "~/.cache/imr_llm/models)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="load the model and generate a few tokens in this process, then "
+                             "exit (0: this llama.cpp build runs on this CPU)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        return smoke(args.model, args.model_dir)
     try:
         server = start_server(model=args.model, port=args.port, n_ctx=args.n_ctx,
                               model_dir=args.model_dir)
@@ -222,11 +227,30 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        server.process.wait()
+        code = server.process.wait()
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
         server.stop()
+    how = f"signal {-code}" if code < 0 else f"status {code}"
+    print(f"imr-llm: the model server exited with {how}; if it died on its first request, this "
+          "llama.cpp build does not run on this CPU: rerun scripts/setup_test_env.sh "
+          "(it tests the build and falls back to the portable one)", file=sys.stderr)
+    return 1
+
+
+def smoke(model: str, model_dir: Path | None = None) -> int:
+    """Load `model` and generate 8 tokens: a build that crashes on this CPU dies here."""
+    try:
+        gguf = model_gguf(model, model_dir)
+        from llama_cpp import Llama
+    except (ConfigError, ImportError) as exc:
+        print(f"imr-llm: {exc}", file=sys.stderr)
+        return 2
+    llm = Llama(model_path=str(gguf), n_ctx=256, n_threads=os.cpu_count() or 1, verbose=False)
+    out = llm.create_completion("The knee is a", max_tokens=8, temperature=0.0, stream=False)
+    assert isinstance(out, dict)  # stream=False: one response, not an iterator
+    print(f"smoke: {model} generated {out['usage']['completion_tokens']} tokens", flush=True)
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from imr_llm.errors import ConfigError, ExtractionError
 from imr_llm.letter.anchors import Anchors
@@ -22,13 +22,12 @@ from imr_llm.llm.narrative import (
     INPUT_VERSION,
     NarrativeOutput,
     ValidatedNarrative,
+    ValidatedNarrativeV2,
     expected_for,
-    merge_narrative,
     planted_sentences,
     prompt_values,
-    raw_narrative,
 )
-from imr_llm.llm.narrative import PROMPT_ID as NARRATIVE_PROMPT
+from imr_llm.llm.narrative_merge import merge_narrative, raw_narrative
 from imr_llm.llm.prompts import load_prompt
 from imr_llm.llm.protocol import ModelClient, add_usage
 from imr_llm.rules import summarize_rules
@@ -70,9 +69,9 @@ def summarize_narrative(
             attempts=sum(o.attempts for o in failed), usage=usage.model_dump(),
         )
     meta = Meta(
-        backend="llm", model=settings.model, prompt_version=NARRATIVE_PROMPT,
-        schema_sha=schema_sha(), usage=usage, cache_hit=hits == len(outputs),
-        package_version=__version__,
+        backend="llm", model=settings.model, prompt_version=settings.prompt,
+        schema_sha=schema_sha(_schemas(settings.prompt)[1]), usage=usage,
+        cache_hit=hits == len(outputs), package_version=__version__,
     )
     base = summarize_rules(loaded, anchors, meta)
     final = merge_narrative(outputs, base, anchors, loaded.text)
@@ -86,16 +85,18 @@ def _narrative_call(
     cache: ModelCache | None, replay: bool, get_client: Callable[[], ModelClient],
 ) -> tuple[NarrativeOutput, bool]:
     reasks = min(settings.reask_attempts, 1)  # a bad reason is reasked once, then replaced
-    prompt = load_prompt(NARRATIVE_PROMPT)
+    version = settings.prompt
+    prompt = load_prompt(version)
+    validated_schema, schema = _schemas(version)
     params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens,
-              "reask_attempts": reasks, "input": INPUT_VERSION,
+              "reask_attempts": reasks, "input": INPUT_VERSION[version],
               # the template's own hash too: a prompt edited in place can never hit old answers
               "prompt_sha": hashlib.sha256((prompt.system + prompt.user).encode()).hexdigest()[:16]}
     part = f"narrative{group[0]}-{group[-1]}"
 
     def key_for(model: str | None) -> str:
-        return cache_key(model=model, base_url=_endpoint(settings), prompt_version=NARRATIVE_PROMPT,
-                         schema_sha=schema_sha(), params=params, letter_sha=loaded.sha256,
+        return cache_key(model=model, base_url=_endpoint(settings), prompt_version=version,
+                         schema_sha=schema_sha(schema), params=params, letter_sha=loaded.sha256,
                          part=part)
 
     # --replay never reaches a server, so it cannot ask what model is served: it reads the
@@ -111,19 +112,27 @@ def _narrative_call(
     if replay:
         raise ConfigError(f"{loaded.name}: --replay found no cached model output: run once "
                           "without --replay first")
-    system, user = prompt.render(**prompt_values(anchors, group))
+    system, user = prompt.render(**prompt_values(anchors, group, version))
     context = {"expected": expected_for(anchors, group, loaded.text), "item_count": len(group),
                "planted": planted_sentences(loaded.text)}
-    result = get_client().structured(system, user, ValidatedNarrative, context, reasks=reasks)
-    narrative = (ModelNarrative.model_validate(result.parsed.model_dump())
-                 if result.parsed is not None else lenient_parse(result.raw_text, ModelNarrative))
-    out = NarrativeOutput(group=group, narrative=narrative, validated=result.parsed is not None,
+    result = get_client().structured(system, user, validated_schema, context, reasks=reasks)
+    narrative = (schema.model_validate(result.parsed.model_dump())
+                 if result.parsed is not None else lenient_parse(result.raw_text, schema))
+    out = NarrativeOutput(group=group, prompt=version, narrative=narrative,
+                          validated=result.parsed is not None,
                           attempts=result.attempts, errors=result.errors,
                           usage=result.usage.model_copy())
     if cache is not None:
         cache.set(key, out.model_dump(mode="json"))
         cache.set(latest, out.model_dump(mode="json"))
     return out, False
+
+
+def _schemas(version: str) -> tuple[type[BaseModel], type[ModelNarrative]]:
+    """(the schema the call validates against, the plain schema it is stored as) of a prompt."""
+    if version == "narrative_v1":
+        return ValidatedNarrative, ModelNarrative
+    return ValidatedNarrativeV2, ModelNarrative
 
 
 def _endpoint(settings: Settings) -> str | None:

@@ -437,6 +437,9 @@ class _Report:
             "cost": f"${float(u.get('cost_usd', 0.0)):.4f} "
                     f"(${float(per.get('cost_usd', 0.0)):.4f} per letter)",
             "cached": plural(int(u.get("cache_hits") or 0), "letter"),
+            "called": (f"{c['calls_per_letter']:.2f} calls per letter ({c['one_call']} of "
+                       f"{c['letters']} in one call), median {c['median_s']:.1f} s, "
+                       f"slowest {c['max_s']:.1f} s" if (c := u.get("called")) else None),
         }
 
     def render(self) -> str:

@@ -58,7 +58,7 @@ def test_example_letter_with_default_settings_is_grounded(qwen: LocalServer, tmp
     """One narrative call; every reported narrative value has a span; decisions are the letter's."""
     s = summarize(EXAMPLE, backend="llm", model="qwen-0.5b", base_url=qwen.base_url,
                   cache_dir=tmp_path)
-    assert s.meta.prompt_version == "narrative_v1"
+    assert s.meta.prompt_version == "narrative_v2"
     assert s.meta.usage.calls >= 1
     _assert_grounded(s, load_letter(EXAMPLE).text)
     assert [i.decision.value for i in s.items] == ["upheld", "upheld"]
