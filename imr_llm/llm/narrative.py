@@ -51,8 +51,10 @@ from imr_llm.schema import (
 PROMPT_ID = "narrative_v2"  # the default narrative prompt
 PROMPTS = ("narrative_v1", "narrative_v2")
 #: What the prompt slots carry (bumped when the text sent for a letter changes: cache keys).
-INPUT_VERSION = {"narrative_v1": "2", "narrative_v2": "3"}
+INPUT_VERSION = {"narrative_v1": "2", "narrative_v2": "4"}
 CLINICAL_CHARS = 3500  # the clinical summary is cut here (a real one is 1-4k characters)
+SHARE_CHARS = 0.59  # narrative_v2: what is sent of a letter, at most this share of its characters
+CLINICAL_MIN_CHARS = 800  # ... but never less clinical summary than this
 RATIONALE_CHARS = 1200  # the end of each rationale: where the case-specific reason is
 MIN_SHARED = 0.5  # share of a `why`'s content words that must come from its own rationale
 NARRATIVE_LISTS = ("diagnoses", "body_parts", "prior_treatments")
@@ -135,8 +137,24 @@ def prompt_values(anchors: Anchors, group: Sequence[int],
         listed = "\n".join(f"- {t}" for t in offered_sentences(anchors, i))
         blocks.append(f"{line}\nWhat the reviewer wrote about this case:\n<<<\n"
                       f"{listed or '(nothing)'}\n>>>")
-    return {"clinical": clinical or "(none in this letter)", "items": "\n\n".join(blocks),
+    items = "\n\n".join(blocks)
+    if version != "narrative_v1":
+        # A short letter is mostly clinical summary and reasons: cut the clinical summary so
+        # what is sent stays under SHARE_CHARS of the letter (it never binds on the 24 nightly
+        # letters, whose largest share is 0.586), but never below CLINICAL_MIN_CHARS.
+        room = int(SHARE_CHARS * nt.original_length) - len(items)
+        clinical = _cut_at_sentence(clinical, max(room, CLINICAL_MIN_CHARS))
+    return {"clinical": clinical or "(none in this letter)", "items": items,
             "item_count": str(len(group))}
+
+
+def _cut_at_sentence(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at the last sentence end when one is near."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    stop = head.rfind(". ")
+    return head[: stop + 1] if stop > limit // 2 else head
 
 
 def why_problem(why: str, rationale: str, planted: Sequence[str]) -> str | None:

@@ -204,3 +204,20 @@ def test_a_diagnosis_the_letter_words_differently_is_reported_in_the_letters_wor
     assert s.clinical.diagnoses[i] == " ".join(text[start:end].split()) == \
         "Ulnar styloid was avulsed"
     assert s.alignment[f"clinical.diagnoses[{i}]"] == "fuzzy"
+
+
+def test_what_is_sent_of_a_short_letter_stays_under_its_share() -> None:
+    """narrative_v2 cuts the clinical summary of a short letter to keep the prompt's share."""
+    from imr_llm.llm.narrative import CLINICAL_MIN_CHARS, SHARE_CHARS, prompt_values
+
+    cut = 0
+    for path in sorted(EVAL_LETTERS.glob("*.txt")):
+        loaded, anchors = read_letter(path)
+        values = prompt_values(anchors, list(range(len(anchors.items))))
+        sent = len(values["clinical"]) + len(values["items"])
+        full = prompt_values(anchors, list(range(len(anchors.items))), "narrative_v1")
+        cut += len(values["clinical"]) < len(full["clinical"])
+        # within the share, or the clinical summary is already down to its floor
+        assert (sent <= SHARE_CHARS * len(loaded.text)
+                or len(values["clinical"]) <= CLINICAL_MIN_CHARS), path.name
+    assert cut >= 1  # the bound binds on some real letter here
