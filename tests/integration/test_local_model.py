@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from imr_llm import summarize
-from tests.helpers import LETTERS
+from tests.helpers import real_letters
 from tests.integration.conftest import MODEL_FLAGS
 
 pytestmark = pytest.mark.integration
@@ -152,8 +152,8 @@ def test_max_cost_stops_a_model_batch_cleanly(proxy, shared_cache, tmp_path, mod
     """With a price for the local model, --max-cost stops the batch after the first paid letter."""
     folder = tmp_path / "letters"
     folder.mkdir()
-    for name in sorted(p.name for p in LETTERS.glob("*.txt"))[:3]:
-        shutil.copy(LETTERS / name, folder / name)
+    for path in real_letters()[:3]:  # evals/letters when ../shared is absent
+        shutil.copy(path, folder / path.name)
     prices = tmp_path / "prices.json"
     prices.write_text(json.dumps({"local": [1000.0, 1000.0]}))  # USD per 1M tokens
     env = {**model_env, "IMR_PRICES": str(prices)}
