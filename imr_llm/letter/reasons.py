@@ -27,64 +27,55 @@ _SENTENCE = re.compile(
     r" (?=[A-Z\"“(])(?:(?<=[.!?] )|(?<=[.!?][\"”’] ))"
     r"(?<!\b[A-Z] )(?<!\b(?:Dr|Mr|Ms|vs|no|No|pg|Jr|al) )"
 )
-# The lists go through `one_of` (grouped by first letter, the same matches): re then tests each
-# word start against a few groups instead of every word.
-_CASE = Folded(
-    r"\b"
-    + one_of(
-        [
-            r"in\s+this\s+(?:case|instance|patient)",
-            r"in\s+the\s+present\s+case",
-            r"regarding\s+this",
-            r"here(?=,)",
-            r"for\s+this\s+(?:patient|claimant|injured\s+worker|applicant)",
-            r"the\s+(?:patient|claimant|injured\s+worker|applicant|worker|employee|iw|provider|"
-            r"treating\s+(?:physician|provider))",
-        ]
-        + [
-            rf"{pronoun}\s+(?:has|had|was|is|did|does|reported|underwent|completed|continues)"
-            for pronoun in ("he", "she")
-        ]
-        + [
-            r"this\s+(?:patient|claimant|applicant|injured\s+worker)",
-            "records?", "documentation", "notes?", r"progress\s+reports?", "submitted", "provided",
-        ]
-    )
-    + r"\b",
-    word_start=True,
-    word_end=True,
+
+
+def _word_list(words: list[str]) -> Folded:
+    """Any of `words` as a whole word.
+
+    Through `one_of` (grouped by first letter, the same matches): re then tests each word start
+    against a few groups instead of every word.
+    """
+    return Folded(r"\b" + one_of(words) + r"\b", word_start=True, word_end=True)
+
+
+_CASE = _word_list(
+    [
+        r"in\s+this\s+(?:case|instance|patient)",
+        r"in\s+the\s+present\s+case",
+        r"regarding\s+this",
+        r"here(?=,)",
+        r"for\s+this\s+(?:patient|claimant|injured\s+worker|applicant)",
+        r"the\s+(?:patient|claimant|injured\s+worker|applicant|worker|employee|iw|provider|"
+        r"treating\s+(?:physician|provider))",
+    ]
+    + [
+        rf"{pronoun}\s+(?:has|had|was|is|did|does|reported|underwent|completed|continues)"
+        for pronoun in ("he", "she")
+    ]
+    + [
+        r"this\s+(?:patient|claimant|applicant|injured\s+worker)",
+        "records?", "documentation", "notes?", r"progress\s+reports?", "submitted", "provided",
+    ]
 )
-_FACT = Folded(
-    r"\b"
-    + one_of(
-        [
-            r"no", r"not", r"lack\w*", r"without", r"absence", r"absent", r"fail\w*", r"unclear",
-            r"insufficient", r"exceed\w*", r"already", r"completed", r"prior", r"previous",
-            r"previously", r"history", r"documented", r"noted", r"reported", r"remains?",
-            r"persistent", r"ongoing", r"improvement", r"improved", r"benefit", r"response",
-            r"red\s+flags?", r"neurologic\w*", r"deficits?", r"findings?", r"exam\w*",
-            r"sessions?", r"visits?", r"weeks?", r"months?", r"however", r"although", r"despite",
-            r"since", r"because",
-        ]
-    )
-    + r"\b",
-    word_start=True,
-    word_end=True,
+_FACT = _word_list(
+    [
+        r"no", r"not", r"lack\w*", r"without", r"absence", r"absent", r"fail\w*", r"unclear",
+        r"insufficient", r"exceed\w*", r"already", r"completed", r"prior", r"previous",
+        r"previously", r"history", r"documented", r"noted", r"reported", r"remains?",
+        r"persistent", r"ongoing", r"improvement", r"improved", r"benefit", r"response",
+        r"red\s+flags?", r"neurologic\w*", r"deficits?", r"findings?", r"exam\w*",
+        r"sessions?", r"visits?", r"weeks?", r"months?", r"however", r"although", r"despite",
+        r"since", r"because",
+    ]
 )
-_GUIDELINE = Folded(
-    r"\b"
-    + one_of(
-        [
-            "guidelines?", "mtus", "acoem", "odg", r"recommend\w*", "criteria",  # any case
-            r"evidence[- ]based", r"page\s+\d+", "chapter", r"table\s+\d", r"state[sd]?\s+that",
-            r"according\s+to", "studies", r"indicated\s+(?:for|when|in)", r"may\s+be",
-            r"should\s+be", r"can\s+be", r"is\s+supported", r"are\s+supported", "supports?",
-            r"icd-?(?:9|10)", r"visits\s+over\s+\d+\s+weeks",
-        ]
-    )
-    + r"\b",
-    word_start=True,
-    word_end=True,
+_GUIDELINE = _word_list(
+    [
+        "guidelines?", "mtus", "acoem", "odg", r"recommend\w*", "criteria",  # any case
+        r"evidence[- ]based", r"page\s+\d+", "chapter", r"table\s+\d", r"state[sd]?\s+that",
+        r"according\s+to", "studies", r"indicated\s+(?:for|when|in)", r"may\s+be",
+        r"should\s+be", r"can\s+be", r"is\s+supported", r"are\s+supported", "supports?",
+        r"icd-?(?:9|10)", r"visits\s+over\s+\d+\s+weeks",
+    ]
 )
 # Background a rationale restates (injury date, diagnosis, presenting complaint): about this case,
 # but not why the item was decided, unless the same sentence says what was lacking or failed.
