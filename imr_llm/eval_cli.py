@@ -59,10 +59,11 @@ def predictor(settings: Settings, *, replay: bool) -> Predict:
 
 def versions(settings: Settings) -> dict[str, Any]:
     """The prompt version (model backend only) and the output schema's sha, for run.json."""
-    from imr_llm.schema_export import schema_sha
+    from imr_llm.schema_export import prompt_schema, schema_sha
 
     llm = settings.resolved_backend() == "llm"
-    return {"prompt_version": settings.prompt if llm else None, "schema_sha": schema_sha()}
+    return {"prompt_version": settings.prompt if llm else None,
+            "schema_sha": schema_sha(prompt_schema(settings.prompt)) if llm else schema_sha()}
 
 
 def evaluate(

@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from imr_llm.schema import LetterSummary, ModelExtraction, ModelNarrative
 
 SCHEMA_FILES: dict[str, type[Any]] = {
@@ -24,6 +26,11 @@ SCHEMA_FILES: dict[str, type[Any]] = {
 def schema_json(model: type[Any]) -> str:
     """The JSON Schema of a pydantic model, as committed (sorted keys, 2-space indent)."""
     return json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def prompt_schema(prompt: str) -> type[BaseModel]:
+    """The model-facing schema a prompt version asks the model to fill."""
+    return ModelNarrative if prompt.startswith("narrative_") else ModelExtraction
 
 
 @cache

@@ -158,16 +158,9 @@ _BODY = Folded(
     r"(?P<after>,?\s+" + _SIDE + r"(?:ly)?\b(?![\s-]+(?:sided\b|(?:" + _REGIONS + r")\b)))?",
     word_start=True,
 )
-_BODY_WHOLE = re.compile(
-    r"(?:" + _SIDE + r"(?:[\s-]+sided)?\s+)?(?:" + _REGIONS + r")(?:/(?:" + _REGIONS + r"))*"
-    r"(?:,?\s+" + _SIDE + r"(?:ly)?)?",
-    re.IGNORECASE,
-)
-
-
 def is_body_region(phrase: str) -> bool:
     """Whether `phrase` is a body region and nothing else ('right wrist', 'lumbar spine')."""
-    return _BODY_WHOLE.fullmatch(" ".join(phrase.split())) is not None
+    return _BODY.slow.fullmatch(" ".join(phrase.split())) is not None
 
 
 # Where pain spreads to is a symptom, not a treated region: from the cue to the clause's end.

@@ -47,9 +47,10 @@ from imr_llm.schema import (
     NarrativeItem,
     Usage,
 )
+from imr_llm.settings import PROMPTS as SETTINGS_PROMPTS
 
-PROMPT_ID = "narrative_v2"  # the default narrative prompt
-PROMPTS = ("narrative_v1", "narrative_v2")
+PROMPTS = tuple(p for p in SETTINGS_PROMPTS if p.startswith("narrative_"))
+PROMPT_ID = PROMPTS[0]  # the default narrative prompt
 #: What the prompt slots carry (bumped when the text sent for a letter changes: cache keys).
 INPUT_VERSION = {"narrative_v1": "2", "narrative_v2": "4"}
 CLINICAL_CHARS = 3500  # the clinical summary is cut here (a real one is 1-4k characters)
@@ -157,6 +158,15 @@ def _cut_at_sentence(text: str, limit: int) -> str:
     return head[: stop + 1] if stop > limit // 2 else head
 
 
+ECHO = "repeats an instruction written inside the letter: report the reviewer's reason"
+
+
+def echoes_planted(text: str, planted: Sequence[str]) -> bool:
+    """Whether `text` shares 3 or more content words with an instruction planted in the letter."""
+    words = content_words(text)
+    return any(len(words & content_words(sentence)) >= 3 for sentence in planted)
+
+
 def why_problem(why: str, rationale: str, planted: Sequence[str]) -> str | None:
     """Why a model's `why` cannot stand for its item, or None when it can."""
     text = why.strip()
@@ -169,10 +179,8 @@ def why_problem(why: str, rationale: str, planted: Sequence[str]) -> str | None:
     own = content_words(rationale)
     if words and len(words & own) / len(words) < MIN_SHARED:
         return "is not drawn from this item's rationale: use the rationale's own facts"
-    for sentence in planted:
-        shared = words & content_words(sentence)
-        if len(shared) >= 3:
-            return "repeats an instruction written inside the letter: report the reviewer's reason"
+    if echoes_planted(text, planted):
+        return ECHO
     return None
 
 
@@ -251,9 +259,8 @@ def reason_problem(why: str, offered: Sequence[str], planted: Sequence[str],
         return None  # nothing case-specific to draw from: the rules' reason (None) stands
     if len(why.split()) < 4:
         return "is empty or too short: copy the sentence that gives the case-specific reason"
-    for sentence in planted:
-        if len(content_words(why) & content_words(sentence)) >= 3:
-            return "repeats an instruction written inside the letter: report the reviewer's reason"
+    if echoes_planted(why, planted):
+        return ECHO
     if not source_sentences(why, offered, topic):
         return ("is not drawn from what the reviewer wrote about this item: copy the sentence "
                 "that says what this worker's records showed or lacked")

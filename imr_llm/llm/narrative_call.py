@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from imr_llm.errors import ConfigError, ExtractionError
 from imr_llm.letter.anchors import Anchors
@@ -70,7 +70,7 @@ def summarize_narrative(
         )
     meta = Meta(
         backend="llm", model=settings.model, prompt_version=settings.prompt,
-        schema_sha=schema_sha(_schemas(settings.prompt)[1]), usage=usage,
+        schema_sha=schema_sha(ModelNarrative), usage=usage,
         cache_hit=hits == len(outputs), package_version=__version__,
     )
     base = summarize_rules(loaded, anchors, meta)
@@ -87,7 +87,7 @@ def _narrative_call(
     reasks = min(settings.reask_attempts, 1)  # a bad reason is reasked once, then replaced
     version = settings.prompt
     prompt = load_prompt(version)
-    validated_schema, schema = _schemas(version)
+    validated_schema = ValidatedNarrative if version == "narrative_v1" else ValidatedNarrativeV2
     params = {"temperature": settings.temperature, "max_tokens": settings.max_tokens,
               "reask_attempts": reasks, "input": INPUT_VERSION[version],
               # the template's own hash too: a prompt edited in place can never hit old answers
@@ -96,8 +96,8 @@ def _narrative_call(
 
     def key_for(model: str | None) -> str:
         return cache_key(model=model, base_url=_endpoint(settings), prompt_version=version,
-                         schema_sha=schema_sha(schema), params=params, letter_sha=loaded.sha256,
-                         part=part)
+                         schema_sha=schema_sha(ModelNarrative), params=params,
+                         letter_sha=loaded.sha256, part=part)
 
     # --replay never reaches a server, so it cannot ask what model is served: it reads the
     # latest answer recorded under the configured model name.
@@ -116,8 +116,8 @@ def _narrative_call(
     context = {"expected": expected_for(anchors, group, loaded.text), "item_count": len(group),
                "planted": planted_sentences(loaded.text)}
     result = get_client().structured(system, user, validated_schema, context, reasks=reasks)
-    narrative = (schema.model_validate(result.parsed.model_dump())
-                 if result.parsed is not None else lenient_parse(result.raw_text, schema))
+    narrative = (ModelNarrative.model_validate(result.parsed.model_dump())
+                 if result.parsed is not None else lenient_parse(result.raw_text, ModelNarrative))
     out = NarrativeOutput(group=group, prompt=version, narrative=narrative,
                           validated=result.parsed is not None,
                           attempts=result.attempts, errors=result.errors,
@@ -126,13 +126,6 @@ def _narrative_call(
         cache.set(key, out.model_dump(mode="json"))
         cache.set(latest, out.model_dump(mode="json"))
     return out, False
-
-
-def _schemas(version: str) -> tuple[type[BaseModel], type[ModelNarrative]]:
-    """(the schema the call validates against, the plain schema it is stored as) of a prompt."""
-    if version == "narrative_v1":
-        return ValidatedNarrative, ModelNarrative
-    return ValidatedNarrativeV2, ModelNarrative
 
 
 def _endpoint(settings: Settings) -> str | None:

@@ -20,6 +20,7 @@ from imr_llm.llm.narrative import (
     NARRATIVE_LISTS,
     NarrativeOutput,
     content_words,
+    echoes_planted,
     grounded_reason,
     offered_sentences,
     planted_sentences,
@@ -212,7 +213,7 @@ def _clinical_sentence(sentence: str, anchors: Anchors, base: LetterSummary) -> 
     words = content_words(sentence)
     if not words or len(words & content_words(clinical)) / len(words) < 0.7:
         return base.clinical.summary
-    if any(len(words & content_words(p)) >= 3 for p in planted_sentences(clinical)):
+    if echoes_planted(sentence, planted_sentences(clinical)):
         return base.clinical.summary
     return sentence
 
