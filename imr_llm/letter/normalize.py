@@ -13,6 +13,8 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import accumulate, chain, repeat
+from operator import add, sub
 
 _BLANK = r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]"
 # Only runs that change are tokens: a bare "\n" or a single space is left inside a copied
@@ -39,6 +41,9 @@ class NormalizedText:
     origins: tuple[int, ...]
     copied: tuple[bool, ...]
     original_length: int
+    #: A first map, from `text` to an intermediate text that the segments map to the original
+    #: (two passes: blanks at line breaks dropped, then runs of spaces collapsed).
+    via: NormalizedText | None = None
 
     @cached_property
     def low(self) -> str | None:
@@ -49,6 +54,8 @@ class NormalizedText:
         """Original index of normalized character `index`."""
         if not self.starts or index >= len(self.text):
             return self.original_length
+        if self.via is not None:
+            index = self.via.position(index)
         k = bisect_right(self.starts, index) - 1
         if self.copied[k]:
             return self.origins[k] + (index - self.starts[k])
@@ -100,8 +107,96 @@ def _tokens_of(run: str) -> tuple[tuple[int, int, str, int], ...]:
     return found
 
 
+# A character that makes a token other than blanks around a line break or a run of spaces.
+_SPECIAL = re.compile(r"[\r\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000\ufb00-\ufb04]")
+
+
 def normalize(raw: str) -> NormalizedText:
     """Normalize `raw`, keeping the offset map."""
+    if raw.isascii():
+        special = "\r" in raw or "\t" in raw or "\f" in raw or "\v" in raw
+    else:
+        special = _SPECIAL.search(raw) is not None
+    if special:
+        return _normalize_runs(raw)
+    return _normalize_lines(raw)
+
+
+def _normalize_lines(raw: str) -> NormalizedText:
+    """`normalize` for text whose only blank is the space and whose only break is "\n" (what
+    pypdf writes), with a line's worth of Python at C speed instead of a token's.
+
+    There `_TOKEN` makes two kinds of token: spaces before and after a line break (dropped; the
+    break maps to its "\n") and a run of 2+ spaces not touching a break (one space, mapped to
+    the run's start). So the text is (1) every line stripped of the spaces at its line breaks
+    (the first line keeps its leading, the last its trailing ones), then (2) each remaining run
+    of spaces collapsed. Pass 1 maps each line's rest to itself and each "\n" to its own; pass
+    2, run by run, is the `via` map. The tests check both against `_TOKEN` itself.
+    """
+    lines = raw.split("\n")
+    n = len(lines)
+    if n == 1:
+        return _collapse(raw, NormalizedText(raw, (0,), (0,), (True,), len(raw)))
+    right = list(map(str.rstrip, lines, repeat(" ", n)))
+    right[-1] = lines[-1]
+    kept = list(map(str.lstrip, right, repeat(" ", n)))
+    kept[0] = right[0]
+    sizes = list(map(len, lines))
+    kept_sizes = list(map(len, kept))
+    one = (1).__add__
+    line_starts = list(accumulate(map(one, sizes), initial=0))
+    breaks = map(add, line_starts, sizes[:-1])  # each "\n" (the last line has none)
+    rests = list(map(add, line_starts, map(sub, map(len, right), kept_sizes)))
+    norm_starts = list(accumulate(map(one, kept_sizes), initial=0))
+    norm_breaks = map(add, norm_starts, kept_sizes[:-1])
+    # Per line: its rest (copied), then its "\n" (one character mapped to the break); an empty
+    # rest is an empty segment, which `position` never lands in (bisect takes the later one).
+    # (the line lists run one or two past the n - 1 breaks: zip stops at the last break)
+    starts = (*chain.from_iterable(zip(norm_starts, norm_breaks, strict=False)), norm_starts[n - 1])
+    origins = (*chain.from_iterable(zip(rests, breaks, strict=False)), rests[-1])
+    copied = (True, False) * (n - 1) + (True,)
+    text = "\n".join(kept)
+    return _collapse(text, NormalizedText(text, starts, origins, copied, len(raw)))
+
+
+def _collapse(text: str, lines: NormalizedText) -> NormalizedText:
+    """`lines` with each run of 2+ spaces in its text made one space (mapped to the run's start)."""
+    start = text.find("  ")
+    if start < 0:
+        return lines
+    starts: list[int] = []
+    origins: list[int] = []
+    copied: list[bool] = []
+    pieces: list[str] = []
+    pos = removed = 0
+    while start >= 0:
+        end = start + 2
+        while text.startswith(" ", end):
+            end += 1
+        if start > pos:
+            starts.append(pos - removed)
+            origins.append(pos)
+            copied.append(True)
+        starts.append(start - removed)
+        origins.append(start)
+        copied.append(False)
+        pieces.append(text[pos : start + 1])
+        removed += end - start - 1
+        pos = end
+        start = text.find("  ", pos)
+    if pos < len(text):
+        starts.append(pos - removed)
+        origins.append(pos)
+        copied.append(True)
+    pieces.append(text[pos:])
+    squeezed = "".join(pieces)
+    via = NormalizedText(squeezed, tuple(starts), tuple(origins), tuple(copied), len(text))
+    return NormalizedText(squeezed, lines.starts, lines.origins, lines.copied,
+                          lines.original_length, via)
+
+
+def _normalize_runs(raw: str) -> NormalizedText:
+    """`normalize` for any text: token by token through `_TOKEN`, a run at a time."""
     out: list[str] = []
     starts: list[int] = []
     origins: list[int] = []

@@ -71,12 +71,24 @@ def _by_definition(raw: str) -> tuple[str, list[int]]:
 def test_normalize_matches_its_definition_on_random_blank_runs() -> None:
     """Text and offset map equal `_TOKEN` applied token by token, ASCII or not."""
     rng = random.Random(12)
-    alphabets = (" \n\n\r\tab.", " \n\r\t\f\v\u00a0\u2001\u202f\u3000\ufb01\ufb03xy.")
-    for k in range(4000):
-        alphabet = alphabets[k % 2]
+    alphabets = (" \n\n\r\tab.", " \n\r\t\f\v\u00a0\u2001\u202f\u3000\ufb01\ufb03xy.",
+                 "  \n\nab.", "  \n\u00e9b")  # the last two: only spaces and "\n" (line pass)
+    for k in range(8000):
+        alphabet = alphabets[k % 4]
         raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
         text, where = _by_definition(raw)
         nt = normalize(raw)
         assert nt.text == text, repr(raw)
         assert [nt.position(i) for i in range(len(text))] == where, repr(raw)
         assert nt.position(len(text)) == len(raw)
+
+
+def test_normalize_matches_its_definition_on_real_letters() -> None:
+    """On every real letter (spaces and line breaks only, the line pass) text and map equal
+    `_TOKEN` applied token by token."""
+    for path in real_letters():
+        raw = path.read_text(encoding="utf-8")
+        text, where = _by_definition(raw)
+        nt = normalize(raw)
+        assert nt.text == text, path.name
+        assert [nt.position(i) for i in range(len(text))] == where, path.name
