@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from re import _constants as _ops  # type: ignore[attr-defined]  # the parse tree's opcodes
+from re import _parser  # type: ignore[attr-defined]  # no public API reads a pattern's parse
 
 
 def lower_pattern(pattern: str) -> str:
@@ -51,6 +53,59 @@ def one_of(alternatives: Iterable[str]) -> str:
     ) + ")"
 
 
+#: At most this many literals in a `Folded` pattern's `needs` (more cost more than they save).
+_MAX_NEEDS = 8
+
+
+def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
+    """Literals one of which every match of `pattern` (case-sensitive) holds, or None.
+
+    Read off the parse tree, RE2-prefilter style: a run of literal characters in a sequence,
+    a group's own requirement, a repeat of at least one, or an alternation whose every branch
+    requires something (the union) each give a candidate; the one with the longest shortest
+    literal is kept. Look-arounds, classes and optional parts require nothing; a pattern
+    matching case-insensitively requires nothing either (its literals need not appear as
+    written).
+    """
+    tree = _parser.parse(pattern, flags)
+    if tree.state.flags & re.IGNORECASE:
+        return None
+    return _required(tree)
+
+
+def _required(seq: object) -> frozenset[str] | None:
+    found: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, arg in seq:  # type: ignore[attr-defined]  # a parse tree node iterates its items
+        if op is _ops.LITERAL:
+            run.append(chr(arg))
+            continue
+        if run:
+            found.append(frozenset(["".join(run)]))
+            run = []
+        need: frozenset[str] | None = None
+        if op is _ops.SUBPATTERN:
+            _group, add_flags, del_flags, sub = arg
+            need = None if add_flags or del_flags else _required(sub)
+        elif op is _ops.BRANCH:
+            alternatives = [_required(alt) for alt in arg[1]]
+            if all(alternatives):
+                need = frozenset().union(*alternatives)  # type: ignore[arg-type]
+        elif op in (_ops.MAX_REPEAT, _ops.MIN_REPEAT, _ops.POSSESSIVE_REPEAT) and arg[0] >= 1:
+            need = _required(arg[2])
+        elif op is _ops.ATOMIC_GROUP:
+            need = _required(arg)
+        if need:
+            found.append(need)
+    if run:
+        found.append(frozenset(["".join(run)]))
+    if not found:
+        return None
+    best = max(found, key=lambda need: (min(map(len, need)), -len(need)))
+    # A literal holding another one adds nothing ("diagnosed" is found only where "diagnos" is).
+    return frozenset(w for w in best if not any(o != w and o in w for o in best))
+
+
 def fold(text: str) -> str | None:
     """The lower-cased text when `text` is ASCII (what `Folded` searches), else None."""
     return text.lower() if text.isascii() else None
@@ -71,7 +126,7 @@ class Folded:
     `count` and `lowered_matches` take the lead pattern's `findall` as it is (no Python loop).
     """
 
-    __slots__ = ("fast", "lead", "pattern", "slow", "word_end")
+    __slots__ = ("fast", "lead", "needs", "pattern", "slow", "word_end")
 
     def __init__(
         self, pattern: str, flags: int = 0, *, word_start: bool = False, word_end: bool = False
@@ -84,6 +139,20 @@ class Folded:
             re.compile(rf"[^a-z0-9_](?:{lowered})", flags & ~re.IGNORECASE) if word_start else None
         )
         self.word_end = word_start and word_end
+        # Literals one of which every match holds (lower-case): on ASCII text a stretch holding
+        # none of them holds no match, and is not searched.
+        needs = required_literals(lowered, flags & ~re.IGNORECASE)
+        self.needs = tuple(sorted(needs)) if needs and len(needs) <= _MAX_NEEDS else ()
+
+    def _absent(self, low: str, pos: int, end: int) -> bool:
+        """Whether `low[pos:end]` holds none of `needs` (so no match), when there are needs."""
+        needs = self.needs
+        if not needs:
+            return False
+        for literal in needs:  # noqa: SIM110 - a loop, not all(generator): called ~50 times a letter
+            if low.find(literal, pos, end) >= 0:
+                return False
+        return True
 
     def _first(self, low: str, pos: int, end: int) -> tuple[int, int] | None:
         """(start, end) of the twin's leftmost match in `low[pos:end]`, or None."""
@@ -114,6 +183,8 @@ class Folded:
         end = len(text) if endpos is None else endpos
         if low is None:
             return self.slow.search(text, pos, end)
+        if self._absent(low, pos, end):
+            return None
         span = self._first(low, pos, end)
         return None if span is None else self.slow.match(text, span[0], end)
 
@@ -125,6 +196,8 @@ class Folded:
         if low is None:
             yield from self.slow.finditer(text, pos, end)
             return
+        if self._absent(low, pos, end):
+            return
         match = self.slow.match
         for start, _ in self._spans(low, pos, end):
             found = match(text, start, end)
@@ -135,6 +208,8 @@ class Folded:
         """`len(slow.findall(text))` (matches counted, not re-matched)."""
         if low is None:
             return len(self.slow.findall(text))
+        if self._absent(low, 0, len(low)):
+            return 0
         if self.lead is None:
             return len(self.fast.findall(low))
         if self.word_end:
@@ -145,6 +220,8 @@ class Folded:
         """`slow.findall(lowered)` for text already lower-cased (a pattern without groups)."""
         if not lowered.isascii():
             return self.slow.findall(lowered)
+        if self._absent(lowered, 0, len(lowered)):
+            return []
         if self.lead is None:
             return self.fast.findall(lowered)
         if self.word_end and not self.slow.groups:
@@ -163,4 +240,4 @@ class Folded:
         end = len(text) if endpos is None else endpos
         if low is None:
             return self.slow.search(text, pos, end) is not None
-        return self._first(low, pos, end) is not None
+        return not self._absent(low, pos, end) and self._first(low, pos, end) is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from itertools import pairwise
 
 import pytest
 
@@ -95,3 +96,39 @@ def test_matches_at_agrees_with_the_original_match() -> None:
             for pos in range(0, len(text_), 97):
                 want = rx.slow.match(text_, pos) is not None
                 assert rx.matches_at(text_, low, pos) == want, rx.pattern
+
+
+def test_required_literals_reads_what_every_match_holds() -> None:
+    """Literal runs, groups, repeats of one or more and all-branch alternations require their
+    literals; optional parts, classes, look-arounds and case-insensitive patterns do not."""
+    from imr_llm.letter.fold import required_literals
+
+    assert required_literals(r"qty\s*:?\s*\d+") == {"qty"}
+    assert required_literals(r"\b(?:knee|hip)s?\b") == {"knee", "hip"}
+    assert required_literals(r"(?:ab)+c") == {"ab"}
+    assert required_literals(r"diagnos(?:is|ed)|diagnos") == {"diagnos"}  # 'diagnosed' adds none
+    assert required_literals(r"(?:pain)?\s+") is None
+    assert required_literals(r"(?:knee|\d+)") is None  # one branch requires nothing
+    assert required_literals(r"(?<=left )x") == {"x"}  # the look-behind may lie before `pos`
+    assert required_literals(r"(?i)knee") is None
+
+
+def test_needs_never_hide_a_match_in_any_window() -> None:
+    """Searching a stretch without a pattern's required literals finds what the original does
+    (nothing), on every line and sentence-sized window of real letters."""
+    texts = [normalize(p.read_text(encoding="utf-8")).text for p in real_letters()[:25]]
+    rng = random.Random(3)
+    for rx in (r for r in _all_folded() if r.needs):
+        for text in texts:
+            low = fold(text)
+            cuts = [0, *(i + 1 for i, ch in enumerate(text) if ch == "\n"), len(text)]
+            windows = list(pairwise(cuts))
+            windows += [(s, min(len(text), s + rng.randint(20, 400)))
+                        for s in rng.sample(range(len(text)), 40)]
+            for pos, end in windows:
+                want = rx.slow.search(text, pos, end)
+                got = rx.search(text, low, pos, end)
+                assert (got and got.span()) == (want and want.span()), (rx.pattern, pos, end)
+                assert rx.found(text, low, pos, end) == (want is not None)
+                piece = text[pos:end]
+                assert rx.count(piece, fold(piece)) == len(rx.slow.findall(piece)), rx.pattern
