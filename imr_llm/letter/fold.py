@@ -6,7 +6,9 @@ same pattern, lower-cased and case-sensitive, run over the lower-cased text matc
 the same places (for ASCII, lower-casing keeps every index and IGNORECASE is plain a-z = A-Z).
 `Folded` finds a match that way, then re-matches the original pattern at that position on the
 original text, so spans, groups and the text of every group are what the original pattern
-gives. Text that is not ASCII takes the original pattern directly.
+gives. The twins are compiled in ASCII mode (word and space tests by table look-up: the same
+matches on ASCII text, but for four separator characters that `plain_ascii` keeps out). Text
+that is not ASCII takes the original pattern directly.
 """
 
 from __future__ import annotations
@@ -106,9 +108,18 @@ def _required(seq: object) -> frozenset[str] | None:
     return frozenset(w for w in best if not any(o != w and o in w for o in best))
 
 
+def plain_ascii(text: str) -> bool:
+    """Whether `Folded` may search `text` through its twins: ASCII, and none of the four ASCII
+    separators U+001C to U+001F, which a Unicode-mode space class matches and an ASCII-mode
+    one does not."""
+    return text.isascii() and not (
+        "\x1c" in text or "\x1d" in text or "\x1e" in text or "\x1f" in text
+    )
+
+
 def fold(text: str) -> str | None:
-    """The lower-cased text when `text` is ASCII (what `Folded` searches), else None."""
-    return text.lower() if text.isascii() else None
+    """The lower-cased text when `plain_ascii(text)` (what `Folded` searches), else None."""
+    return text.lower() if plain_ascii(text) else None
 
 
 class Folded:
@@ -133,10 +144,14 @@ class Folded:
     ) -> None:
         self.pattern = pattern
         self.slow = re.compile(pattern, flags | re.IGNORECASE)
+        # The twins run on plain ASCII text only, so they are compiled in ASCII mode: there
+        # word, digit and space tests match as in Unicode mode (`plain_ascii` keeps out the
+        # one difference), by table look-up instead of Unicode database calls.
         lowered = lower_pattern(pattern)
-        self.fast = re.compile(lowered, flags & ~re.IGNORECASE)
+        self.fast = re.compile(lowered, (flags & ~re.IGNORECASE) | re.ASCII)
         self.lead = (
-            re.compile(rf"[^a-z0-9_](?:{lowered})", flags & ~re.IGNORECASE) if word_start else None
+            re.compile(rf"[^a-z0-9_](?:{lowered})", (flags & ~re.IGNORECASE) | re.ASCII)
+            if word_start else None
         )
         self.word_end = word_start and word_end
         # Literals one of which every match holds (lower-case): on ASCII text a stretch holding
@@ -218,7 +233,7 @@ class Folded:
 
     def lowered_matches(self, lowered: str) -> list[str]:
         """`slow.findall(lowered)` for text already lower-cased (a pattern without groups)."""
-        if not lowered.isascii():
+        if not plain_ascii(lowered):
             return self.slow.findall(lowered)
         if self._absent(lowered, 0, len(lowered)):
             return []

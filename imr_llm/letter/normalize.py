@@ -16,6 +16,8 @@ from functools import cached_property
 from itertools import accumulate, chain, repeat
 from operator import add, sub
 
+from imr_llm.letter.fold import fold
+
 _BLANK = r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]"
 # Only runs that change are tokens: a bare "\n" or a single space is left inside a copied
 # segment, which keeps the segment count (and so the time) low.
@@ -47,8 +49,9 @@ class NormalizedText:
 
     @cached_property
     def low(self) -> str | None:
-        """The text lower-cased when it is ASCII, else None (what `fold.Folded` searches)."""
-        return self.text.lower() if self.text.isascii() else None
+        """`fold.fold(text)`: the text lower-cased when it is plain ASCII, else None (what
+        `fold.Folded` searches)."""
+        return fold(self.text)
 
     def position(self, index: int) -> int:
         """Original index of normalized character `index`."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from imr_llm.letter.fold import Folded, one_of
+from imr_llm.letter.fold import Folded, one_of, plain_ascii
 from imr_llm.letter.injection import instruction_spans
 
 MAX_WORDS: Final = 50
@@ -117,7 +117,7 @@ def sentence_score(sentence: str) -> float:
     """How much a sentence reads as this case's reason (higher) rather than a quotation."""
     words = len(sentence.split())
     lowered = sentence.lower()
-    low = lowered if sentence.isascii() else None  # fold(sentence)
+    low = lowered if plain_ascii(sentence) else None  # fold(sentence)
     facts = _FACT.lowered_matches(lowered)
     score = 2.0 * _CASE.count(sentence, low) + 1.0 * len(set(facts))
     score -= 2.0 * _GUIDELINE.count(sentence, low)
