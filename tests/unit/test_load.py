@@ -132,3 +132,17 @@ def test_utf16_mark_on_broken_utf16_is_a_clear_input_error(tmp_path: Path) -> No
     p.write_bytes(codecs.BOM_UTF16_LE + "Case Number".encode("utf-16-le") + b"\x00\xd8")
     with pytest.raises(InputError, match="UTF-16 byte-order mark but is not UTF-16 text"):
         load_letter(p)
+
+
+def test_control_count_counts_what_the_control_class_matches() -> None:
+    """control_count equals findall of the control-character class, on any characters."""
+    import random
+    import re
+
+    from imr_llm.letter.load import control_count
+
+    rng = random.Random(8)
+    pool = [chr(c) for c in range(0x00, 0x80)] + ["é", "\u2028", "\ud800", "😀", "\x85"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 30)))
+        assert control_count(text) == len(re.findall(r"[\x00-\x08\x0b\x0e-\x1f]", text)), text
