@@ -185,13 +185,7 @@ def pdf_text(data: bytes, label: str = "input") -> tuple[str, int]:
         raise InputError(f"{label}: broken or encrypted PDF ({exc})") from None
     try:
         pages = len(pdf)
-        parts = []
-        for index in range(pages):
-            page = pdf[index]
-            textpage = page.get_textpage()
-            parts.append(textpage.get_text_range())
-            textpage.close()
-            page.close()
+        parts = [_page_text(pdf.raw, index) for index in range(pages)]
     except pdfium.PdfiumError as exc:
         raise InputError(f"{label}: broken PDF ({exc})") from None
     finally:
@@ -203,3 +197,50 @@ def pdf_text(data: bytes, label: str = "input") -> tuple[str, int]:
             "e.g. `ocrmypdf in.pdf out.pdf`"
         )
     return text, pages
+
+
+def _page_text(doc: object, index: int) -> str:
+    """`pdf[index].get_textpage().get_text_range()` of pypdfium2 5, through pdfium's own calls.
+
+    The same calls in the same order (load the page and its text page, count the characters,
+    narrow the range past characters the text view leaves out, get the text, decode it), without
+    the page and text page objects pypdfium2 builds, registers and finalizes around them: those
+    cost more than reading the file and hashing it.
+    """
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    page = pdfium_c.FPDF_LoadPage(doc, index)
+    if not page:
+        raise pdfium.PdfiumError("Failed to load page.")
+    try:
+        textpage = pdfium_c.FPDFText_LoadPage(page)
+        if not textpage:
+            raise pdfium.PdfiumError("Failed to load text page.")
+        try:
+            count = pdfium_c.FPDFText_CountChars(textpage)
+            if count == -1:
+                raise pdfium.PdfiumError("Failed to get character count.")
+            first, last, left, right = 0, count - 1, 0, 0
+            while True:  # PdfTextPage._get_active_text_range, as a loop
+                if first > last:
+                    return ""
+                t_start = pdfium_c.FPDFText_GetTextIndexFromCharIndex(textpage, first)
+                if t_start == -1:
+                    first, left = first + 1, left + 1
+                    continue
+                t_end = pdfium_c.FPDFText_GetTextIndexFromCharIndex(textpage, last)
+                if t_end == -1:
+                    last, right = last - 1, right + 1
+                    continue
+                break
+            size = t_end + 2 - t_start  # including the NUL terminator
+            buffer = (ctypes.c_ushort * size)()
+            written = pdfium_c.FPDFText_GetText(textpage, left, count - left - right, buffer)
+            return codecs.decode(memoryview(buffer)[: written - 1], "utf-16-le", errors="ignore")
+        finally:
+            pdfium_c.FPDFText_ClosePage(textpage)
+    finally:
+        pdfium_c.FPDF_ClosePage(page)

@@ -146,3 +146,15 @@ def test_control_count_counts_what_the_control_class_matches() -> None:
     for _ in range(3000):
         text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 30)))
         assert control_count(text) == len(re.findall(r"[\x00-\x08\x0b\x0e-\x1f]", text)), text
+
+
+@pytest.mark.skipif(not real_pdfs(), reason="shared PDFs not present")
+def test_pdf_text_is_what_pypdfium2s_own_text_range_gives() -> None:
+    """load's direct pdfium calls give the text of pypdfium2's get_text_range on every page."""
+    import pypdfium2 as pdfium
+
+    for path in real_pdfs()[::6]:
+        doc = pdfium.PdfDocument(path)
+        pages = [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+        want = "\n".join(pages).replace("\r\n", "\n").replace("\r", "\n")
+        assert load_letter(path).text == want, path.name
