@@ -16,13 +16,16 @@ DATE = (
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4})"
 )
 DATE_RE = re.compile(DATE, re.IGNORECASE)
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_NUMERIC = re.compile(r"(\d{1,2})\s*[/-]\s*(\d{1,2})\s*[/-]\s*(\d{2,4})")
+_NAMED = re.compile(r"([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})")
 
 
 def parse_date(text: str) -> str | None:
     """'11/18/2016', '11-18-16', 'November 18, 2016', '2016-11-18' -> '2016-11-18'; else None."""
     text = text.strip()
-    iso = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
-    m = re.fullmatch(r"(\d{1,2})\s*[/-]\s*(\d{1,2})\s*[/-]\s*(\d{2,4})", text)
+    iso = _ISO.fullmatch(text)
+    m = _NUMERIC.fullmatch(text)
     if iso:
         year, month, day = (int(g) for g in iso.groups())
     elif m:
@@ -30,7 +33,7 @@ def parse_date(text: str) -> str | None:
         if year < 100:
             year += 2000 if year < 50 else 1900
     else:
-        m = re.fullmatch(r"([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})", text)
+        m = _NAMED.fullmatch(text)
         if not m:
             return None
         name = m.group(1).lower()
