@@ -57,8 +57,10 @@ class NormalizedText:
         """Original index of normalized character `index`."""
         if not self.starts or index >= len(self.text):
             return self.original_length
-        if self.via is not None:
-            index = self.via.position(index)
+        via = self.via
+        if via is not None:  # via.position(index), inline: `via` has no `via` of its own
+            k = bisect_right(via.starts, index) - 1
+            index = via.origins[k] + (index - via.starts[k]) if via.copied[k] else via.origins[k]
         k = bisect_right(self.starts, index) - 1
         if self.copied[k]:
             return self.origins[k] + (index - self.starts[k])
