@@ -11,7 +11,11 @@ lists are split into conditions, except where a condition's own words hold a com
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 from imr_llm.letter.fold import Folded, fold, one_of
@@ -222,6 +226,23 @@ def _tokens(text: str) -> frozenset[str]:
     return frozenset(_plain(t) for t in _WORD.findall(text.lower()) if t != "sided")
 
 
+# phrase -> (its tokens, those without a side): a pure function of the phrase, and letters name
+# the same few regions ("lumbar spine", "right knee") again and again.
+_TOKEN_CACHE: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+_TOKEN_CACHE_MAX = 4096
+
+
+def _region_tokens(value: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(`_tokens(value)`, the same without left/right/bilateral), remembered."""
+    got = _TOKEN_CACHE.get(value)
+    if got is None:
+        toks = _tokens(value)
+        got = (toks, toks - _SIDES)
+        if len(_TOKEN_CACHE) < _TOKEN_CACHE_MAX:
+            _TOKEN_CACHE[value] = got
+    return got
+
+
 # --- phrases ------------------------------------------------------------------------------------
 
 
@@ -257,6 +278,8 @@ _SEPARATOR = re.compile(
 )
 # Commas and "and"s inside one condition's own words.
 _PROTECTED = Folded(r"muscle,?\s+fascia,?\s+and\s+tendons?|sprain\s*(?:and|/|-)\s*strain")
+# What follows a bare "and", up to the next separator.
+_NEXT_PIECE = re.compile(r",|;|\s+and\s+")
 
 
 def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -264,8 +287,11 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     pieces: list[tuple[int, int]] = []
     pos = start
     chunk = text[start:end]
-    protected = [(start + m.start(), start + m.end())
-                 for m in _PROTECTED.finditer(chunk, fold(chunk))]
+    low = fold(chunk)
+    # Every match of _PROTECTED holds "muscle" or "sprain" as written (lower-cased): on ASCII
+    # text without either there is none.
+    protected = [] if low is not None and "muscle" not in low and "sprain" not in low else [
+        (start + m.start(), start + m.end()) for m in _PROTECTED.finditer(chunk, low)]
     for m in _SEPARATOR.finditer(chunk):
         s, e = start + m.start(), start + m.end()
         if any(ps <= s < pe for ps, pe in protected):
@@ -273,7 +299,7 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
         sep = m.group()
         if "," not in sep and ";" not in sep:  # a bare "and": split only between two conditions
             left, right = text[pos:s], text[e:end]
-            nxt = re.split(r",|;|\s+and\s+", right, maxsplit=1)[0]
+            nxt = _NEXT_PIECE.split(right, maxsplit=1)[0]  # re.split's pattern, compiled once
             if not (_CONDITION.found(left, fold(left)) and _CONDITION.found(nxt, fold(nxt))
                     and len(left.split()) > 1 and len(nxt.split()) > 1):
                 continue
@@ -312,6 +338,27 @@ class _Body:
         value = " ".join(self.text[start:end].split())
         return Phrase(value=value, span=self.nt.to_original(start, end))
 
+    @cached_property
+    def _stops(self) -> tuple[list[int], list[int]]:
+        """Starts and ends of `_SENTENCE_END.finditer` over the summary."""
+        found = [m.span() for m in _SENTENCE_END.finditer(self.text, self.start, self.end)]
+        return [s for s, _ in found], [e for _, e in found]
+
+    def sentence_end(self, pos: int) -> int:
+        """Start of `_SENTENCE_END.search(text, pos, end)`, else `end` (start <= pos <= end).
+
+        finditer's matches are leftmost from where the last one ended. When the last match
+        starting before `pos` ends by `pos` (or there is none), the search from there found the
+        first match at or after `pos` too, with no match between: it is the search's. Otherwise
+        (a match reaching over `pos`) the search is run.
+        """
+        starts, ends = self._stops
+        i = bisect_left(starts, pos)
+        if i and ends[i - 1] > pos:
+            stop = _SENTENCE_END.search(self.text, pos, self.end)
+            return stop.start() if stop else self.end
+        return starts[i] if i < len(starts) else self.end
+
 
 # The two per-phrase records below are NamedTuples: built ten or more times a letter, and a
 # frozen dataclass sets each field through object.__setattr__.
@@ -336,8 +383,7 @@ def _listed(
     for m in cue.finditer(text, body.low, body.start, body.end):
         if any(s <= m.start() < e for s, e in blocked):
             continue  # an instruction planted in the letter is not a statement about the patient
-        stop = _SENTENCE_END.search(text, m.end(), body.end)
-        end = stop.start() if stop else body.end
+        end = body.sentence_end(m.end())
         if end - m.end() > 600:
             end = m.end() + 600
         for s, e in _split_list(text, m.end(), end):
@@ -366,7 +412,9 @@ _ATTRIBUTIVE = Folded(
 class _Mention(NamedTuple):
     tokens: frozenset[str]
     region: frozenset[str]
-    phrase: Phrase
+    value: str  # the phrase; its span in the original is worked out only for what is kept
+    start: int
+    end: int
     strong: bool
     attributive: bool
     in_diagnosis: bool
@@ -390,44 +438,86 @@ def _near_radiating(before: str) -> bool:
     return _NEAR_RADIATING.search(before) is not None
 
 
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+# (start, region, lat, region end, after) of one `_BODY` match
+_Region = tuple[int, str, "str | None", int, "str | None"]
+
+
+def _regions(body: _Body) -> Iterator[_Region]:
+    """`_BODY.finditer` over the summary; `region` is lower-cased on ASCII text.
+
+    On ASCII text this is `Folded.finditer` without its second match: `_BODY.lead` holds the
+    lower-cased pattern's groups after one lead character, on text where the original matches
+    at the same places with the same spans, and lower-casing `region` changes none of the
+    checks made on it (each lower-cases it or is IGNORECASE). `lead.finditer` goes on from a
+    match's end where `Folded` searches from one character before it; the two differ only when
+    that character can lead a match, i.e. is no word character: then the search restarts there.
+    """
+    text, low, pos, end = body.text, body.low, body.start, body.end
+    if low is None or pos == 0:  # the original pattern (Folded tries a match at 0 apart)
+        for m in _BODY.finditer(text, low, pos, end):
+            yield m.start(), m.group("region"), m.group("lat"), m.end("region"), m.group("after")
+        return
+    lead = _BODY.lead
+    assert lead is not None
+    while True:
+        for m in lead.finditer(low, pos - 1, end):
+            yield (m.start() + 1, m.group("region"), m.group("lat"), m.end("region"),
+                   m.group("after"))
+            if low[m.end() - 1] not in _WORD_CHARS:
+                pos = m.end()
+                break
+        else:
+            return
+
+
 def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
     text = body.text
     low = body.low
     zones = _radiation_zones(text, low, body.start, body.end)
     out: list[_Mention] = []
     exam: dict[Span, bool] = {}  # sentence -> whether it reads as an exam finding (mentions share)
-    for m in _BODY.finditer(text, low, body.start, body.end):
-        start = m.start()
-        before = text[max(body.start, start - 40) : start]
-        if _near_radiating(before) or any(zs <= start < ze for zs, ze in zones):
+    for start, region, lat, region_end, after in _regions(body):
+        floor = max(body.start, start - 40)
+        if low is not None:
+            # `_near_radiating(text[floor:start])`: that slice lower-cased is `low[floor:start]`
+            near = ((low.find("into", floor, start) >= 0 or low.find("down", floor, start) >= 0)
+                    and _NEAR_RADIATING.search(text[floor:start]) is not None)
+        else:
+            near = _near_radiating(text[floor:start])
+        if near or any(zs <= start < ze for zs, ze in zones):
             continue  # where pain spreads to is not a treated region
-        region = m.group("region")
-        if region.lower() in ("foot", "feet") and _MEASURE.search(before):
+        plain = region.lower()
+        if plain in ("foot", "feet") and _MEASURE.search(text[floor:start]):
             continue
-        if region.lower() in _GENERIC_REGIONS and not m.group("lat"):
+        if plain in _GENERIC_REGIONS and not lat:
             continue
         in_diagnosis = any(ds <= start < de for ds, de in diagnoses)
         if _SYMPTOM_REGIONS.match(region) and not in_diagnosis:
             continue
-        end = m.end("region")
-        if m.group("after") and not m.group("lat"):
-            end = m.end("after")
-        phrase = body.phrase(start, end)
+        end = region_end
+        if after and not lat:
+            end = region_end + len(after)  # the group right after `region`: m.end("after")
+        value = " ".join(text[start:end].split())
         sentence_start = max(text.rfind(". ", body.start, start),
                              text.rfind(".\n", body.start, start), body.start)
-        stop = _SENTENCE_END.search(text, end, body.end)
-        sentence_end = stop.start() if stop else body.end
+        sentence_end = body.sentence_end(end)
         if not in_diagnosis and (sentence_start, sentence_end) not in exam:
             sentence = text[sentence_start:sentence_end]
-            exam[sentence_start, sentence_end] = _EXAM.found(sentence, fold(sentence))
-        toks = _tokens(phrase.value)
+            exam[sentence_start, sentence_end] = _EXAM.found(
+                sentence, fold(sentence) if low is None else low[sentence_start:sentence_end]
+            )  # a slice of ASCII text is ASCII: fold(sentence) is the slice of `low`
+        toks, bare = _region_tokens(value)
         out.append(_Mention(
             tokens=toks,
-            region=frozenset(t for t in toks if t not in _SIDES),
-            phrase=phrase,
+            region=bare,
+            value=value,
+            start=start,
+            end=end,
             strong=(in_diagnosis or not exam[sentence_start, sentence_end]
                     or _COMPLAINT.found(text, low, sentence_start, start)),
-            attributive=_ATTRIBUTIVE.matches_at(text, low, m.end("region"), body.end),
+            attributive=_ATTRIBUTIVE.matches_at(text, low, region_end, body.end),
             in_diagnosis=in_diagnosis,
         ))
     return out
@@ -441,10 +531,8 @@ def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
     """
     found = _mentions(body, diagnoses)
     # named once, in an exam finding: not a treated region
-    eligible = [
-        x for x in found
-        if x.strong or sum(1 for y in found if y.region == x.region) >= 2
-    ]
+    named = Counter(y.region for y in found)  # equal frozensets count as one key
+    eligible = [x for x in found if x.strong or named[x.region] >= 2]
     every = [x.tokens for x in eligible]
     out: list[Phrase] = []
     kept: list[frozenset[str]] = []
@@ -458,7 +546,8 @@ def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
             continue  # outside a diagnosis, the letter names each side on its own
         plain = next((y for y in same if not y.attributive), x)
         kept.append(x.tokens)
-        out.append(plain.phrase)
+        # what body.phrase(start, end) gives: the value is the span's text, blanks squashed
+        out.append(Phrase(value=plain.value, span=body.nt.to_original(plain.start, plain.end)))
         if len(out) >= MAX_PHRASES:
             break
     return out
