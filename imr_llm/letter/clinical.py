@@ -13,12 +13,11 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
-from imr_llm.letter.fold import Folded, fold, one_of
+from imr_llm.letter.fold import Folded, fold, lower_pattern, one_of
 from imr_llm.letter.injection import instruction_spans
 from imr_llm.letter.normalize import NormalizedText
 
@@ -56,37 +55,30 @@ _FILLER = (
 # Cue words are listed one alternative each (a shared group of leading words written out:
 # "(?:being|been)\s+X" as "being\s+X", "been\s+X", the same matches in the same order) and
 # grouped by first letter with `one_of`, so re tests a word start against a few letters.
-_DIAGNOSIS_CUE = Folded(
-    r"\b"
-    + one_of(
-        [r"diagnos(?:is|es|ed)\b" + _FILLER]
-        + [rf"{w}\s+treated\s+for\b" for w in ("being", "been", "is", "was")]
-        + [rf"{w}\s+(?:\w+\s+)?(?:treatment|care)\s+for\b"
-           for w in ("undergoing", "receiving", "under")]
-        + [r"filed\s+a\s+claim\s+for\b"]
-    )
-    + r"\s*[\"“]?",
-    word_start=True,
+_DIAGNOSIS_WORDS = (
+    [r"diagnos(?:is|es|ed)\b" + _FILLER]
+    + [rf"{w}\s+treated\s+for\b" for w in ("being", "been", "is", "was")]
+    + [rf"{w}\s+(?:\w+\s+)?(?:treatment|care)\s+for\b"
+       for w in ("undergoing", "receiving", "under")]
+    + [r"filed\s+a\s+claim\s+for\b"]
 )
+_DIAGNOSIS_CUE = Folded(r"\b" + one_of(_DIAGNOSIS_WORDS) + r"\s*[\"“]?", word_start=True)
 _PRIOR_TAIL = (
     r"(?:\s*(?:has|have|had|was|were|included?|includes|consisted|consist|of|:)\b:?)+\s*:?\s*"
 )
-_PRIOR_CUE = Folded(
-    r"\b"
-    + one_of(
-        [rf"{w}\s+treatments?{_PRIOR_TAIL}" for w in ("prior", "past", "previous")]
-        + [
-            rf"treatments?\s+to\s+date{_PRIOR_TAIL}",
-            rf"treatment\s+history{_PRIOR_TAIL}",
-            rf"the\s+treatment\s+and\s+diagnostic\s+testing\s+to\s+date{_PRIOR_TAIL}",
-            rf"treatment\s+and\s+diagnostic\s+testing\s+to\s+date{_PRIOR_TAIL}",
-            rf"conservative\s+treatments?{_PRIOR_TAIL}",
-            rf"treatments?\s+(?:has|have)\s+included{_PRIOR_TAIL}",
-            r"has\s+been\s+treated\s+with\s+",
-        ]
-    ),
-    word_start=True,
+_PRIOR_WORDS = (
+    [rf"{w}\s+treatments?{_PRIOR_TAIL}" for w in ("prior", "past", "previous")]
+    + [
+        rf"treatments?\s+to\s+date{_PRIOR_TAIL}",
+        rf"treatment\s+history{_PRIOR_TAIL}",
+        rf"the\s+treatment\s+and\s+diagnostic\s+testing\s+to\s+date{_PRIOR_TAIL}",
+        rf"treatment\s+and\s+diagnostic\s+testing\s+to\s+date{_PRIOR_TAIL}",
+        rf"conservative\s+treatments?{_PRIOR_TAIL}",
+        rf"treatments?\s+(?:has|have)\s+included{_PRIOR_TAIL}",
+        r"has\s+been\s+treated\s+with\s+",
+    ]
 )
+_PRIOR_CUE = Folded(r"\b" + one_of(_PRIOR_WORDS), word_start=True)
 # Where a stated phrase ends: the end of its sentence (a period before a space or line end).
 _SENTENCE_END = re.compile(r"\.(?=[\s\"”)]|$)|\n\s*\n")
 # Tails that are not part of the condition ("... on 10/10/2016", "... per the report").
@@ -135,9 +127,10 @@ _BOILERPLATE = re.compile(
 
 # --- body parts ---------------------------------------------------------------------------------
 
-_SIDE = r"(?:left|right|bilateral)"
+_SIDE_WORDS = ("left", "right", "bilateral")
+_SIDE = "(?:" + "|".join(_SIDE_WORDS) + ")"
 # `one_of` keeps the order of the alternatives that share a first letter ("low" before "lower").
-_REGIONS = one_of(
+_REGION_WORDS = (
     [rf"{w}\s+(?:spine|region)"
      for w in ("cervical", "thoracic", "lumbar", "lumbosacral", "thoracolumbar", "sacral")]
     + [r"sacroiliac\s+joints?"]
@@ -154,6 +147,7 @@ _REGIONS = one_of(
         r"legs?", r"back", r"spine",
     ]
 )
+_REGIONS = one_of(_REGION_WORDS)
 # "(?:(?P<lat>...)|)" is "(?P<lat>...)?" (the side first, else nothing) without the repeat
 # machinery that `re` would otherwise set up at every word start.
 _BODY = Folded(
@@ -168,17 +162,13 @@ def is_body_region(phrase: str) -> bool:
 
 
 # Where pain spreads to is a symptom, not a treated region: from the cue to the clause's end.
-_RADIATING = Folded(
-    r"\b"
-    + one_of(
-        [rf"{w}\s+(?:down\s+)?(?:(?:in)?to|down)"
-         for w in (r"radiat\w*", r"travel\w*", r"extend\w*", "goes", "going", "shooting",
-                   "spreading")]
-        + [rf"{w}\s+(?:in|of|into|to|at|over)" for w in ("numbness", "tingling", "paresthesias?")]
-    )
-    + r"\b",
-    word_start=True,
+_RADIATING_WORDS = (
+    [rf"{w}\s+(?:down\s+)?(?:(?:in)?to|down)"
+     for w in (r"radiat\w*", r"travel\w*", r"extend\w*", "goes", "going", "shooting",
+               "spreading")]
+    + [rf"{w}\s+(?:in|of|into|to|at|over)" for w in ("numbness", "tingling", "paresthesias?")]
 )
+_RADIATING = Folded(r"\b" + one_of(_RADIATING_WORDS) + r"\b", word_start=True)
 _CLAUSE_END = Folded(
     r"[.;:]|\b(?:with|associated|that|which|but|while|when|from|as\s+well\s+as)\b|"
     r"\band\s+(?:also|increased|decreased|constant|intermittent|his|her|the\s+pain)\b"
@@ -339,6 +329,11 @@ class _Body:
         return Phrase(value=value, span=self.nt.to_original(start, end))
 
     @cached_property
+    def scan(self) -> _Scan:
+        """The matches of the four word-start patterns over the summary (one pass)."""
+        return _scan(self)
+
+    @cached_property
     def _stops(self) -> tuple[list[int], list[int]]:
         """Starts and ends of `_SENTENCE_END.finditer` over the summary."""
         found = [m.span() for m in _SENTENCE_END.finditer(self.text, self.start, self.end)]
@@ -375,18 +370,19 @@ def _planted(body: _Body) -> list[Span]:
 
 
 def _listed(
-    body: _Body, cue: Folded, accept: Folded | None, blocked: list[Span]
+    body: _Body, cues: list[Span], accept: Folded | None, blocked: list[Span]
 ) -> list[_Located]:
+    """The conditions listed after each cue (the spans of a cue pattern's matches)."""
     text = body.text
     out: list[_Located] = []
     seen: set[str] = set()
-    for m in cue.finditer(text, body.low, body.start, body.end):
-        if any(s <= m.start() < e for s, e in blocked):
+    for cue_start, cue_end in cues:
+        if any(s <= cue_start < e for s, e in blocked):
             continue  # an instruction planted in the letter is not a statement about the patient
-        end = body.sentence_end(m.end())
-        if end - m.end() > 600:
-            end = m.end() + 600
-        for s, e in _split_list(text, m.end(), end):
+        end = body.sentence_end(cue_end)
+        if end - cue_end > 600:
+            end = cue_end + 600
+        for s, e in _split_list(text, cue_end, end):
             s, e = _clean(text, s, e)
             value = " ".join(text[s:e].split())
             key = value.lower()
@@ -420,12 +416,13 @@ class _Mention(NamedTuple):
     in_diagnosis: bool
 
 
-def _radiation_zones(text: str, low: str | None, start: int, end: int) -> list[Span]:
+def _radiation_zones(body: _Body) -> list[Span]:
     """Stretches that say where pain spreads to: from the cue to the end of its clause."""
+    text, low, end = body.text, body.low, body.end
     zones: list[Span] = []
-    for m in _RADIATING.finditer(text, low, start, end):
-        stop = _CLAUSE_END.search(text, low, m.end(), end)
-        zones.append((m.end(), stop.start() if stop else end))
+    for _, cue_end in body.scan.radiating:
+        stop = _CLAUSE_END.search(text, low, cue_end, end)
+        zones.append((cue_end, stop.start() if stop else end))
     return zones
 
 
@@ -438,47 +435,89 @@ def _near_radiating(before: str) -> bool:
     return _NEAR_RADIATING.search(before) is not None
 
 
-_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
-
 # (start, region, lat, region end, after) of one `_BODY` match
 _Region = tuple[int, str, "str | None", int, "str | None"]
 
 
-def _regions(body: _Body) -> Iterator[_Region]:
-    """`_BODY.finditer` over the summary; `region` is lower-cased on ASCII text.
+class _Scan(NamedTuple):
+    regions: list[_Region]  # `region` is lower-cased on ASCII text
+    diagnosis: list[Span]  # spans of the matches of _DIAGNOSIS_CUE, _PRIOR_CUE, _RADIATING
+    prior: list[Span]
+    radiating: list[Span]
 
-    On ASCII text this is `Folded.finditer` without its second match: `_BODY.lead` holds the
-    lower-cased pattern's groups after one lead character, on text where the original matches
-    at the same places with the same spans, and lower-casing `region` changes none of the
-    checks made on it (each lower-cases it or is IGNORECASE). `lead.finditer` goes on from a
-    match's end where `Folded` searches from one character before it; the two differ only when
-    that character can lead a match, i.e. is no word character: then the search restarts there.
+
+# The four word-start patterns run over each summary, with alternatives one of which opens
+# every match: `\b` + one_of(words) + more, and for _BODY a side word (its `lat`) or a region.
+_SCANNED: tuple[tuple[Folded, list[str]], ...] = (
+    (_BODY, [*_SIDE_WORDS, *_REGION_WORDS]),
+    (_DIAGNOSIS_CUE, _DIAGNOSIS_WORDS),
+    (_PRIOR_CUE, _PRIOR_WORDS),
+    (_RADIATING, _RADIATING_WORDS),
+)
+# A lead character (Folded's) before a place where one of those alternatives matches in the
+# lower-cased text: a place where none does is no match of any of the four. One `one_of` over
+# them all tests a place once for the four patterns.
+_CANDIDATE = re.compile(
+    r"[^a-z0-9_](?=" + one_of(lower_pattern(w) for _, words in _SCANNED for w in words) + ")"
+)
+# The character each pattern's matches can open with (`one_of` alternatives open with a
+# literal letter or digit).
+_OPENERS = tuple(frozenset(lower_pattern(w)[0] for w in words) for _, words in _SCANNED)
+
+
+def _scan(body: _Body) -> _Scan:
+    """`Folded.finditer` of each of `_SCANNED` over the summary, from one pass on ASCII text.
+
+    Folded finds a word-start pattern's next match at the first place q at or after the last
+    match's end (at first: the summary's start) where a lead character [^a-z0-9_] sits at q-1
+    and the lower-cased twin matches at q. Every such place is a `_CANDIDATE` (its lead
+    character is one, and the alternative that opens the match matches there), and
+    `_CANDIDATE` finds each: it takes that one lead character only. So trying the twin at the
+    candidates from the last match's end on, in order, gives Folded's matches; the twin's match
+    has the original's spans and groups, and lower-cases only the text of `region`, which no
+    check on it can tell (each lower-cases it or is IGNORECASE). On text that is not ASCII (or
+    from 0, where Folded tries a match apart) `Folded.finditer` itself runs.
     """
     text, low, pos, end = body.text, body.low, body.start, body.end
-    if low is None or pos == 0:  # the original pattern (Folded tries a match at 0 apart)
-        for m in _BODY.finditer(text, low, pos, end):
-            yield m.start(), m.group("region"), m.group("lat"), m.end("region"), m.group("after")
-        return
-    lead = _BODY.lead
-    assert lead is not None
-    while True:
-        for m in lead.finditer(low, pos - 1, end):
-            yield (m.start() + 1, m.group("region"), m.group("lat"), m.end("region"),
-                   m.group("after"))
-            if low[m.end() - 1] not in _WORD_CHARS:
-                pos = m.end()
-                break
-        else:
-            return
+    if low is None or pos == 0:
+        regions = [(m.start(), m.group("region"), m.group("lat"), m.end("region"), m.group("after"))
+                   for m in _BODY.finditer(text, low, pos, end)]
+        spans = [[m.span() for m in cue.finditer(text, low, pos, end)]
+                 for cue, _ in _SCANNED[1:]]
+        return _Scan(regions, *spans)
+    body_match, diag_match, prior_match, rad_match = (rx.fast.match for rx, _ in _SCANNED)
+    body_open, diag_open, prior_open, rad_open = _OPENERS
+    regions = []
+    diagnosis: list[Span] = []
+    prior: list[Span] = []
+    radiating: list[Span] = []
+    body_next = diag_next = prior_next = rad_next = pos  # where each pattern's next match may be
+    for c in _CANDIDATE.finditer(low, pos - 1, end):
+        q = c.end()
+        first = low[q]
+        if q >= body_next and first in body_open and (m := body_match(low, q, end)):
+            regions.append((q, m.group("region"), m.group("lat"), m.end("region"),
+                            m.group("after")))
+            body_next = m.end()
+        if q >= diag_next and first in diag_open and (m := diag_match(low, q, end)):
+            diagnosis.append(m.span())
+            diag_next = m.end()
+        if q >= prior_next and first in prior_open and (m := prior_match(low, q, end)):
+            prior.append(m.span())
+            prior_next = m.end()
+        if q >= rad_next and first in rad_open and (m := rad_match(low, q, end)):
+            radiating.append(m.span())
+            rad_next = m.end()
+    return _Scan(regions, diagnosis, prior, radiating)
 
 
 def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
     text = body.text
     low = body.low
-    zones = _radiation_zones(text, low, body.start, body.end)
+    zones = _radiation_zones(body)
     out: list[_Mention] = []
     exam: dict[Span, bool] = {}  # sentence -> whether it reads as an exam finding (mentions share)
-    for start, region, lat, region_end, after in _regions(body):
+    for start, region, lat, region_end, after in body.scan.regions:
         floor = max(body.start, start - 40)
         if low is not None:
             # `_near_radiating(text[floor:start])`: that slice lower-cased is `low[floor:start]`
@@ -570,10 +609,10 @@ def find_clinical(nt: NormalizedText, span: Span | None) -> ClinicalAnchors:
     if body is None:
         return ClinicalAnchors()
     blocked = _planted(body)  # one scan for both lists
-    diagnoses = _listed(body, _DIAGNOSIS_CUE, _CONDITION, blocked)
+    diagnoses = _listed(body, body.scan.diagnosis, _CONDITION, blocked)
     spans = [(p.norm_start, p.norm_end) for p in diagnoses]
     return ClinicalAnchors(
         diagnoses=tuple(p.phrase for p in diagnoses),
         body_parts=tuple(_body_parts(body, spans)),
-        prior_treatments=tuple(p.phrase for p in _listed(body, _PRIOR_CUE, None, blocked)),
+        prior_treatments=tuple(p.phrase for p in _listed(body, body.scan.prior, None, blocked)),
     )
