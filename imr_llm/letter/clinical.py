@@ -11,6 +11,7 @@ lists are split into conditions, except where a condition's own words hold a com
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
@@ -308,6 +309,23 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return merged
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_CASELESS: dict[str, bool] = {}
+
+
+def _caseless(ch: str) -> bool:
+    """Whether IGNORECASE matching can only take `ch` (not ASCII) for itself: it is no letter,
+    digit or mark, and has no other case (which also keeps it out of `re`'s few extra
+    case-equivalences: dotless i, long s, micro sign, Kelvin sign, ... are letters)."""
+    got = _CASELESS.get(ch)
+    if got is None:
+        got = _CASELESS[ch] = (
+            not ch.isalnum() and not unicodedata.category(ch).startswith("M")
+            and ch.lower() == ch and ch.upper() == ch and ch.casefold() == ch
+        )
+    return got
+
+
 @dataclass(frozen=True)
 class _Body:
     """The clinical case summary of one letter, in normalized text."""
@@ -320,9 +338,26 @@ class _Body:
     def text(self) -> str:
         return self.nt.text
 
-    @property
+    @cached_property
     def low(self) -> str | None:
-        return self.nt.low
+        """The lower-cased twin `Folded` searches: `nt.low` on ASCII text, else the text with
+        the summary (and the character before it, which `\\b` reads) lower-cased when every
+        character there not ASCII is caseless, else None.
+
+        Folded's case holds for caseless characters too: lower-casing keeps them (so every
+        index), and IGNORECASE compares a character's lower case, which for one without another
+        case is itself, so it matches a literal, a set or `\\w`/`\\s`/`\\b` exactly when the
+        twin's case-sensitive test does. Patterns read nothing outside [start - 1, end) (they
+        are searched up to `end` and look back one character at most), so the rest is left.
+        """
+        if self.nt.low is not None:
+            return self.nt.low
+        text, end = self.text, self.end
+        start = max(self.start - 1, 0)
+        window = text[start:end]
+        if not all(_caseless(ch) for ch in set(_NON_ASCII.findall(window))):
+            return None
+        return text[:start] + window.lower() + text[end:]
 
     def phrase(self, start: int, end: int) -> Phrase:
         value = " ".join(self.text[start:end].split())
@@ -440,7 +475,7 @@ _Region = tuple[int, str, "str | None", int, "str | None"]
 
 
 class _Scan(NamedTuple):
-    regions: list[_Region]  # `region` is lower-cased on ASCII text
+    regions: list[_Region]  # the groups' text is lower-cased where the summary has a twin
     diagnosis: list[Span]  # spans of the matches of _DIAGNOSIS_CUE, _PRIOR_CUE, _RADIATING
     prior: list[Span]
     radiating: list[Span]
@@ -466,7 +501,7 @@ _OPENERS = tuple(frozenset(lower_pattern(w)[0] for w in words) for _, words in _
 
 
 def _scan(body: _Body) -> _Scan:
-    """`Folded.finditer` of each of `_SCANNED` over the summary, from one pass on ASCII text.
+    """`Folded.finditer` of each of `_SCANNED` over the summary, one pass on the twin.
 
     Folded finds a word-start pattern's next match at the first place q at or after the last
     match's end (at first: the summary's start) where a lead character [^a-z0-9_] sits at q-1
@@ -474,9 +509,10 @@ def _scan(body: _Body) -> _Scan:
     character is one, and the alternative that opens the match matches there), and
     `_CANDIDATE` finds each: it takes that one lead character only. So trying the twin at the
     candidates from the last match's end on, in order, gives Folded's matches; the twin's match
-    has the original's spans and groups, and lower-cases only the text of `region`, which no
-    check on it can tell (each lower-cases it or is IGNORECASE). On text that is not ASCII (or
-    from 0, where Folded tries a match apart) `Folded.finditer` itself runs.
+    has the original's spans and groups; their text is lower-cased, which no check on them can
+    tell (`lat` and `after` count by being there and by length, `region` is lower-cased or
+    matched IGNORECASE). Without a twin (or from 0, where Folded tries a match apart)
+    `Folded.finditer` itself runs.
     """
     text, low, pos, end = body.text, body.low, body.start, body.end
     if low is None or pos == 0:
@@ -520,7 +556,8 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
     for start, region, lat, region_end, after in body.scan.regions:
         floor = max(body.start, start - 40)
         if low is not None:
-            # `_near_radiating(text[floor:start])`: that slice lower-cased is `low[floor:start]`
+            # `_near_radiating(text[floor:start])`: a match holds "into" or "down", in the
+            # twin's slice as in that one lower-cased (case-equivalents are letters, not caseless)
             near = ((low.find("into", floor, start) >= 0 or low.find("down", floor, start) >= 0)
                     and _NEAR_RADIATING.search(text[floor:start]) is not None)
         else:
@@ -546,7 +583,7 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
             sentence = text[sentence_start:sentence_end]
             exam[sentence_start, sentence_end] = _EXAM.found(
                 sentence, fold(sentence) if low is None else low[sentence_start:sentence_end]
-            )  # a slice of ASCII text is ASCII: fold(sentence) is the slice of `low`
+            )  # the twin's slice is the sentence's twin (fold(sentence) on ASCII text)
         toks, bare = _region_tokens(value)
         out.append(_Mention(
             tokens=toks,
