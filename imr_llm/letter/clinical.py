@@ -11,10 +11,14 @@ lists are split into conditions, except where a condition's own words hold a com
 from __future__ import annotations
 
 import re
+import unicodedata
+from bisect import bisect_left
+from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
-from imr_llm.letter.fold import Folded, fold, one_of
+from imr_llm.letter.fold import Folded, fold, lower_pattern, one_of
 from imr_llm.letter.injection import instruction_spans
 from imr_llm.letter.normalize import NormalizedText
 
@@ -52,37 +56,30 @@ _FILLER = (
 # Cue words are listed one alternative each (a shared group of leading words written out:
 # "(?:being|been)\s+X" as "being\s+X", "been\s+X", the same matches in the same order) and
 # grouped by first letter with `one_of`, so re tests a word start against a few letters.
-_DIAGNOSIS_CUE = Folded(
-    r"\b"
-    + one_of(
-        [r"diagnos(?:is|es|ed)\b" + _FILLER]
-        + [rf"{w}\s+treated\s+for\b" for w in ("being", "been", "is", "was")]
-        + [rf"{w}\s+(?:\w+\s+)?(?:treatment|care)\s+for\b"
-           for w in ("undergoing", "receiving", "under")]
-        + [r"filed\s+a\s+claim\s+for\b"]
-    )
-    + r"\s*[\"“]?",
-    word_start=True,
+_DIAGNOSIS_WORDS = (
+    [r"diagnos(?:is|es|ed)\b" + _FILLER]
+    + [rf"{w}\s+treated\s+for\b" for w in ("being", "been", "is", "was")]
+    + [rf"{w}\s+(?:\w+\s+)?(?:treatment|care)\s+for\b"
+       for w in ("undergoing", "receiving", "under")]
+    + [r"filed\s+a\s+claim\s+for\b"]
 )
+_DIAGNOSIS_CUE = Folded(r"\b" + one_of(_DIAGNOSIS_WORDS) + r"\s*[\"“]?", word_start=True)
 _PRIOR_TAIL = (
     r"(?:\s*(?:has|have|had|was|were|included?|includes|consisted|consist|of|:)\b:?)+\s*:?\s*"
 )
-_PRIOR_CUE = Folded(
-    r"\b"
-    + one_of(
-        [rf"{w}\s+treatments?{_PRIOR_TAIL}" for w in ("prior", "past", "previous")]
-        + [
-            rf"treatments?\s+to\s+date{_PRIOR_TAIL}",
-            rf"treatment\s+history{_PRIOR_TAIL}",
-            rf"the\s+treatment\s+and\s+diagnostic\s+testing\s+to\s+date{_PRIOR_TAIL}",
-            rf"treatment\s+and\s+diagnostic\s+testing\s+to\s+date{_PRIOR_TAIL}",
-            rf"conservative\s+treatments?{_PRIOR_TAIL}",
-            rf"treatments?\s+(?:has|have)\s+included{_PRIOR_TAIL}",
-            r"has\s+been\s+treated\s+with\s+",
-        ]
-    ),
-    word_start=True,
+_PRIOR_WORDS = (
+    [rf"{w}\s+treatments?{_PRIOR_TAIL}" for w in ("prior", "past", "previous")]
+    + [
+        rf"treatments?\s+to\s+date{_PRIOR_TAIL}",
+        rf"treatment\s+history{_PRIOR_TAIL}",
+        rf"the\s+treatment\s+and\s+diagnostic\s+testing\s+to\s+date{_PRIOR_TAIL}",
+        rf"treatment\s+and\s+diagnostic\s+testing\s+to\s+date{_PRIOR_TAIL}",
+        rf"conservative\s+treatments?{_PRIOR_TAIL}",
+        rf"treatments?\s+(?:has|have)\s+included{_PRIOR_TAIL}",
+        r"has\s+been\s+treated\s+with\s+",
+    ]
 )
+_PRIOR_CUE = Folded(r"\b" + one_of(_PRIOR_WORDS), word_start=True)
 # Where a stated phrase ends: the end of its sentence (a period before a space or line end).
 _SENTENCE_END = re.compile(r"\.(?=[\s\"”)]|$)|\n\s*\n")
 # Tails that are not part of the condition ("... on 10/10/2016", "... per the report").
@@ -131,9 +128,10 @@ _BOILERPLATE = re.compile(
 
 # --- body parts ---------------------------------------------------------------------------------
 
-_SIDE = r"(?:left|right|bilateral)"
+_SIDE_WORDS = ("left", "right", "bilateral")
+_SIDE = "(?:" + "|".join(_SIDE_WORDS) + ")"
 # `one_of` keeps the order of the alternatives that share a first letter ("low" before "lower").
-_REGIONS = one_of(
+_REGION_WORDS = (
     [rf"{w}\s+(?:spine|region)"
      for w in ("cervical", "thoracic", "lumbar", "lumbosacral", "thoracolumbar", "sacral")]
     + [r"sacroiliac\s+joints?"]
@@ -150,6 +148,7 @@ _REGIONS = one_of(
         r"legs?", r"back", r"spine",
     ]
 )
+_REGIONS = one_of(_REGION_WORDS)
 # "(?:(?P<lat>...)|)" is "(?P<lat>...)?" (the side first, else nothing) without the repeat
 # machinery that `re` would otherwise set up at every word start.
 _BODY = Folded(
@@ -164,17 +163,13 @@ def is_body_region(phrase: str) -> bool:
 
 
 # Where pain spreads to is a symptom, not a treated region: from the cue to the clause's end.
-_RADIATING = Folded(
-    r"\b"
-    + one_of(
-        [rf"{w}\s+(?:down\s+)?(?:(?:in)?to|down)"
-         for w in (r"radiat\w*", r"travel\w*", r"extend\w*", "goes", "going", "shooting",
-                   "spreading")]
-        + [rf"{w}\s+(?:in|of|into|to|at|over)" for w in ("numbness", "tingling", "paresthesias?")]
-    )
-    + r"\b",
-    word_start=True,
+_RADIATING_WORDS = (
+    [rf"{w}\s+(?:down\s+)?(?:(?:in)?to|down)"
+     for w in (r"radiat\w*", r"travel\w*", r"extend\w*", "goes", "going", "shooting",
+               "spreading")]
+    + [rf"{w}\s+(?:in|of|into|to|at|over)" for w in ("numbness", "tingling", "paresthesias?")]
 )
+_RADIATING = Folded(r"\b" + one_of(_RADIATING_WORDS) + r"\b", word_start=True)
 _CLAUSE_END = Folded(
     r"[.;:]|\b(?:with|associated|that|which|but|while|when|from|as\s+well\s+as)\b|"
     r"\band\s+(?:also|increased|decreased|constant|intermittent|his|her|the\s+pain)\b"
@@ -222,6 +217,23 @@ def _tokens(text: str) -> frozenset[str]:
     return frozenset(_plain(t) for t in _WORD.findall(text.lower()) if t != "sided")
 
 
+# phrase -> (its tokens, those without a side): a pure function of the phrase, and letters name
+# the same few regions ("lumbar spine", "right knee") again and again.
+_TOKEN_CACHE: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+_TOKEN_CACHE_MAX = 4096
+
+
+def _region_tokens(value: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(`_tokens(value)`, the same without left/right/bilateral), remembered."""
+    got = _TOKEN_CACHE.get(value)
+    if got is None:
+        toks = _tokens(value)
+        got = (toks, toks - _SIDES)
+        if len(_TOKEN_CACHE) < _TOKEN_CACHE_MAX:
+            _TOKEN_CACHE[value] = got
+    return got
+
+
 # --- phrases ------------------------------------------------------------------------------------
 
 
@@ -257,6 +269,8 @@ _SEPARATOR = re.compile(
 )
 # Commas and "and"s inside one condition's own words.
 _PROTECTED = Folded(r"muscle,?\s+fascia,?\s+and\s+tendons?|sprain\s*(?:and|/|-)\s*strain")
+# What follows a bare "and", up to the next separator.
+_NEXT_PIECE = re.compile(r",|;|\s+and\s+")
 
 
 def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -264,8 +278,11 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     pieces: list[tuple[int, int]] = []
     pos = start
     chunk = text[start:end]
-    protected = [(start + m.start(), start + m.end())
-                 for m in _PROTECTED.finditer(chunk, fold(chunk))]
+    low = fold(chunk)
+    # Every match of _PROTECTED holds "muscle" or "sprain" as written (lower-cased): on ASCII
+    # text without either there is none.
+    protected = [] if low is not None and "muscle" not in low and "sprain" not in low else [
+        (start + m.start(), start + m.end()) for m in _PROTECTED.finditer(chunk, low)]
     for m in _SEPARATOR.finditer(chunk):
         s, e = start + m.start(), start + m.end()
         if any(ps <= s < pe for ps, pe in protected):
@@ -273,7 +290,7 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
         sep = m.group()
         if "," not in sep and ";" not in sep:  # a bare "and": split only between two conditions
             left, right = text[pos:s], text[e:end]
-            nxt = re.split(r",|;|\s+and\s+", right, maxsplit=1)[0]
+            nxt = _NEXT_PIECE.split(right, maxsplit=1)[0]  # re.split's pattern, compiled once
             if not (_CONDITION.found(left, fold(left)) and _CONDITION.found(nxt, fold(nxt))
                     and len(left.split()) > 1 and len(nxt.split()) > 1):
                 continue
@@ -292,6 +309,23 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return merged
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_CASELESS: dict[str, bool] = {}
+
+
+def _caseless(ch: str) -> bool:
+    """Whether IGNORECASE matching can only take `ch` (not ASCII) for itself: it is no letter,
+    digit or mark, and has no other case (which also keeps it out of `re`'s few extra
+    case-equivalences: dotless i, long s, micro sign, Kelvin sign, ... are letters)."""
+    got = _CASELESS.get(ch)
+    if got is None:
+        got = _CASELESS[ch] = (
+            not ch.isalnum() and not unicodedata.category(ch).startswith("M")
+            and ch.lower() == ch and ch.upper() == ch and ch.casefold() == ch
+        )
+    return got
+
+
 @dataclass(frozen=True)
 class _Body:
     """The clinical case summary of one letter, in normalized text."""
@@ -304,13 +338,56 @@ class _Body:
     def text(self) -> str:
         return self.nt.text
 
-    @property
+    @cached_property
     def low(self) -> str | None:
-        return self.nt.low
+        """The lower-cased twin `Folded` searches: `nt.low` on ASCII text, else the text with
+        the summary (and the character before it, which `\\b` reads) lower-cased when every
+        character there not ASCII is caseless, else None.
+
+        Folded's case holds for caseless characters too: lower-casing keeps them (so every
+        index), and IGNORECASE compares a character's lower case, which for one without another
+        case is itself, so it matches a literal, a set or `\\w`/`\\s`/`\\b` exactly when the
+        twin's case-sensitive test does. Patterns read nothing outside [start - 1, end) (they
+        are searched up to `end` and look back one character at most), so the rest is left.
+        """
+        if self.nt.low is not None:
+            return self.nt.low
+        text, end = self.text, self.end
+        start = max(self.start - 1, 0)
+        window = text[start:end]
+        if not all(_caseless(ch) for ch in set(_NON_ASCII.findall(window))):
+            return None
+        return text[:start] + window.lower() + text[end:]
 
     def phrase(self, start: int, end: int) -> Phrase:
         value = " ".join(self.text[start:end].split())
         return Phrase(value=value, span=self.nt.to_original(start, end))
+
+    @cached_property
+    def scan(self) -> _Scan:
+        """The matches of the four word-start patterns over the summary (one pass)."""
+        return _scan(self)
+
+    @cached_property
+    def _stops(self) -> tuple[list[int], list[int]]:
+        """Starts and ends of `_SENTENCE_END.finditer` over the summary."""
+        found = [m.span() for m in _SENTENCE_END.finditer(self.text, self.start, self.end)]
+        return [s for s, _ in found], [e for _, e in found]
+
+    def sentence_end(self, pos: int) -> int:
+        """Start of `_SENTENCE_END.search(text, pos, end)`, else `end` (start <= pos <= end).
+
+        finditer's matches are leftmost from where the last one ended. When the last match
+        starting before `pos` ends by `pos` (or there is none), the search from there found the
+        first match at or after `pos` too, with no match between: it is the search's. Otherwise
+        (a match reaching over `pos`) the search is run.
+        """
+        starts, ends = self._stops
+        i = bisect_left(starts, pos)
+        if i and ends[i - 1] > pos:
+            stop = _SENTENCE_END.search(self.text, pos, self.end)
+            return stop.start() if stop else self.end
+        return starts[i] if i < len(starts) else self.end
 
 
 # The two per-phrase records below are NamedTuples: built ten or more times a letter, and a
@@ -328,19 +405,19 @@ def _planted(body: _Body) -> list[Span]:
 
 
 def _listed(
-    body: _Body, cue: Folded, accept: Folded | None, blocked: list[Span]
+    body: _Body, cues: list[Span], accept: Folded | None, blocked: list[Span]
 ) -> list[_Located]:
+    """The conditions listed after each cue (the spans of a cue pattern's matches)."""
     text = body.text
     out: list[_Located] = []
     seen: set[str] = set()
-    for m in cue.finditer(text, body.low, body.start, body.end):
-        if any(s <= m.start() < e for s, e in blocked):
+    for cue_start, cue_end in cues:
+        if any(s <= cue_start < e for s, e in blocked):
             continue  # an instruction planted in the letter is not a statement about the patient
-        stop = _SENTENCE_END.search(text, m.end(), body.end)
-        end = stop.start() if stop else body.end
-        if end - m.end() > 600:
-            end = m.end() + 600
-        for s, e in _split_list(text, m.end(), end):
+        end = body.sentence_end(cue_end)
+        if end - cue_end > 600:
+            end = cue_end + 600
+        for s, e in _split_list(text, cue_end, end):
             s, e = _clean(text, s, e)
             value = " ".join(text[s:e].split())
             key = value.lower()
@@ -366,18 +443,21 @@ _ATTRIBUTIVE = Folded(
 class _Mention(NamedTuple):
     tokens: frozenset[str]
     region: frozenset[str]
-    phrase: Phrase
+    value: str  # the phrase; its span in the original is worked out only for what is kept
+    start: int
+    end: int
     strong: bool
     attributive: bool
     in_diagnosis: bool
 
 
-def _radiation_zones(text: str, low: str | None, start: int, end: int) -> list[Span]:
+def _radiation_zones(body: _Body) -> list[Span]:
     """Stretches that say where pain spreads to: from the cue to the end of its clause."""
+    text, low, end = body.text, body.low, body.end
     zones: list[Span] = []
-    for m in _RADIATING.finditer(text, low, start, end):
-        stop = _CLAUSE_END.search(text, low, m.end(), end)
-        zones.append((m.end(), stop.start() if stop else end))
+    for _, cue_end in body.scan.radiating:
+        stop = _CLAUSE_END.search(text, low, cue_end, end)
+        zones.append((cue_end, stop.start() if stop else end))
     return zones
 
 
@@ -390,44 +470,130 @@ def _near_radiating(before: str) -> bool:
     return _NEAR_RADIATING.search(before) is not None
 
 
+# (start, region, lat, region end, after) of one `_BODY` match
+_Region = tuple[int, str, "str | None", int, "str | None"]
+
+
+class _Scan(NamedTuple):
+    regions: list[_Region]  # the groups' text is lower-cased where the summary has a twin
+    diagnosis: list[Span]  # spans of the matches of _DIAGNOSIS_CUE, _PRIOR_CUE, _RADIATING
+    prior: list[Span]
+    radiating: list[Span]
+
+
+# The four word-start patterns run over each summary, with alternatives one of which opens
+# every match: `\b` + one_of(words) + more, and for _BODY a side word (its `lat`) or a region.
+_SCANNED: tuple[tuple[Folded, list[str]], ...] = (
+    (_BODY, [*_SIDE_WORDS, *_REGION_WORDS]),
+    (_DIAGNOSIS_CUE, _DIAGNOSIS_WORDS),
+    (_PRIOR_CUE, _PRIOR_WORDS),
+    (_RADIATING, _RADIATING_WORDS),
+)
+# A lead character (Folded's) before a place where one of those alternatives matches in the
+# lower-cased text: a place where none does is no match of any of the four. One `one_of` over
+# them all tests a place once for the four patterns.
+_CANDIDATE = re.compile(
+    r"[^a-z0-9_](?=" + one_of(lower_pattern(w) for _, words in _SCANNED for w in words) + ")"
+)
+# The character each pattern's matches can open with (`one_of` alternatives open with a
+# literal letter or digit).
+_OPENERS = tuple(frozenset(lower_pattern(w)[0] for w in words) for _, words in _SCANNED)
+
+
+def _scan(body: _Body) -> _Scan:
+    """`Folded.finditer` of each of `_SCANNED` over the summary, one pass on the twin.
+
+    Folded finds a word-start pattern's next match at the first place q at or after the last
+    match's end (at first: the summary's start) where a lead character [^a-z0-9_] sits at q-1
+    and the lower-cased twin matches at q. Every such place is a `_CANDIDATE` (its lead
+    character is one, and the alternative that opens the match matches there), and
+    `_CANDIDATE` finds each: it takes that one lead character only. So trying the twin at the
+    candidates from the last match's end on, in order, gives Folded's matches; the twin's match
+    has the original's spans and groups; their text is lower-cased, which no check on them can
+    tell (`lat` and `after` count by being there and by length, `region` is lower-cased or
+    matched IGNORECASE). Without a twin (or from 0, where Folded tries a match apart)
+    `Folded.finditer` itself runs.
+    """
+    text, low, pos, end = body.text, body.low, body.start, body.end
+    if low is None or pos == 0:
+        regions = [(m.start(), m.group("region"), m.group("lat"), m.end("region"), m.group("after"))
+                   for m in _BODY.finditer(text, low, pos, end)]
+        spans = [[m.span() for m in cue.finditer(text, low, pos, end)]
+                 for cue, _ in _SCANNED[1:]]
+        return _Scan(regions, *spans)
+    body_match, diag_match, prior_match, rad_match = (rx.fast.match for rx, _ in _SCANNED)
+    body_open, diag_open, prior_open, rad_open = _OPENERS
+    regions = []
+    diagnosis: list[Span] = []
+    prior: list[Span] = []
+    radiating: list[Span] = []
+    body_next = diag_next = prior_next = rad_next = pos  # where each pattern's next match may be
+    for c in _CANDIDATE.finditer(low, pos - 1, end):
+        q = c.end()
+        first = low[q]
+        if q >= body_next and first in body_open and (m := body_match(low, q, end)):
+            regions.append((q, m.group("region"), m.group("lat"), m.end("region"),
+                            m.group("after")))
+            body_next = m.end()
+        if q >= diag_next and first in diag_open and (m := diag_match(low, q, end)):
+            diagnosis.append(m.span())
+            diag_next = m.end()
+        if q >= prior_next and first in prior_open and (m := prior_match(low, q, end)):
+            prior.append(m.span())
+            prior_next = m.end()
+        if q >= rad_next and first in rad_open and (m := rad_match(low, q, end)):
+            radiating.append(m.span())
+            rad_next = m.end()
+    return _Scan(regions, diagnosis, prior, radiating)
+
+
 def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
     text = body.text
     low = body.low
-    zones = _radiation_zones(text, low, body.start, body.end)
+    zones = _radiation_zones(body)
     out: list[_Mention] = []
     exam: dict[Span, bool] = {}  # sentence -> whether it reads as an exam finding (mentions share)
-    for m in _BODY.finditer(text, low, body.start, body.end):
-        start = m.start()
-        before = text[max(body.start, start - 40) : start]
-        if _near_radiating(before) or any(zs <= start < ze for zs, ze in zones):
+    for start, region, lat, region_end, after in body.scan.regions:
+        floor = max(body.start, start - 40)
+        if low is not None:
+            # `_near_radiating(text[floor:start])`: a match holds "into" or "down", in the
+            # twin's slice as in that one lower-cased (case-equivalents are letters, not caseless)
+            near = ((low.find("into", floor, start) >= 0 or low.find("down", floor, start) >= 0)
+                    and _NEAR_RADIATING.search(text[floor:start]) is not None)
+        else:
+            near = _near_radiating(text[floor:start])
+        if near or any(zs <= start < ze for zs, ze in zones):
             continue  # where pain spreads to is not a treated region
-        region = m.group("region")
-        if region.lower() in ("foot", "feet") and _MEASURE.search(before):
+        plain = region.lower()
+        if plain in ("foot", "feet") and _MEASURE.search(text[floor:start]):
             continue
-        if region.lower() in _GENERIC_REGIONS and not m.group("lat"):
+        if plain in _GENERIC_REGIONS and not lat:
             continue
         in_diagnosis = any(ds <= start < de for ds, de in diagnoses)
         if _SYMPTOM_REGIONS.match(region) and not in_diagnosis:
             continue
-        end = m.end("region")
-        if m.group("after") and not m.group("lat"):
-            end = m.end("after")
-        phrase = body.phrase(start, end)
+        end = region_end
+        if after and not lat:
+            end = region_end + len(after)  # the group right after `region`: m.end("after")
+        value = " ".join(text[start:end].split())
         sentence_start = max(text.rfind(". ", body.start, start),
                              text.rfind(".\n", body.start, start), body.start)
-        stop = _SENTENCE_END.search(text, end, body.end)
-        sentence_end = stop.start() if stop else body.end
+        sentence_end = body.sentence_end(end)
         if not in_diagnosis and (sentence_start, sentence_end) not in exam:
             sentence = text[sentence_start:sentence_end]
-            exam[sentence_start, sentence_end] = _EXAM.found(sentence, fold(sentence))
-        toks = _tokens(phrase.value)
+            exam[sentence_start, sentence_end] = _EXAM.found(
+                sentence, fold(sentence) if low is None else low[sentence_start:sentence_end]
+            )  # the twin's slice is the sentence's twin (fold(sentence) on ASCII text)
+        toks, bare = _region_tokens(value)
         out.append(_Mention(
             tokens=toks,
-            region=frozenset(t for t in toks if t not in _SIDES),
-            phrase=phrase,
+            region=bare,
+            value=value,
+            start=start,
+            end=end,
             strong=(in_diagnosis or not exam[sentence_start, sentence_end]
                     or _COMPLAINT.found(text, low, sentence_start, start)),
-            attributive=_ATTRIBUTIVE.matches_at(text, low, m.end("region"), body.end),
+            attributive=_ATTRIBUTIVE.matches_at(text, low, region_end, body.end),
             in_diagnosis=in_diagnosis,
         ))
     return out
@@ -441,10 +607,8 @@ def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
     """
     found = _mentions(body, diagnoses)
     # named once, in an exam finding: not a treated region
-    eligible = [
-        x for x in found
-        if x.strong or sum(1 for y in found if y.region == x.region) >= 2
-    ]
+    named = Counter(y.region for y in found)  # equal frozensets count as one key
+    eligible = [x for x in found if x.strong or named[x.region] >= 2]
     every = [x.tokens for x in eligible]
     out: list[Phrase] = []
     kept: list[frozenset[str]] = []
@@ -458,7 +622,8 @@ def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
             continue  # outside a diagnosis, the letter names each side on its own
         plain = next((y for y in same if not y.attributive), x)
         kept.append(x.tokens)
-        out.append(plain.phrase)
+        # what body.phrase(start, end) gives: the value is the span's text, blanks squashed
+        out.append(Phrase(value=plain.value, span=body.nt.to_original(plain.start, plain.end)))
         if len(out) >= MAX_PHRASES:
             break
     return out
@@ -481,10 +646,10 @@ def find_clinical(nt: NormalizedText, span: Span | None) -> ClinicalAnchors:
     if body is None:
         return ClinicalAnchors()
     blocked = _planted(body)  # one scan for both lists
-    diagnoses = _listed(body, _DIAGNOSIS_CUE, _CONDITION, blocked)
+    diagnoses = _listed(body, body.scan.diagnosis, _CONDITION, blocked)
     spans = [(p.norm_start, p.norm_end) for p in diagnoses]
     return ClinicalAnchors(
         diagnoses=tuple(p.phrase for p in diagnoses),
         body_parts=tuple(_body_parts(body, spans)),
-        prior_treatments=tuple(p.phrase for p in _listed(body, _PRIOR_CUE, None, blocked)),
+        prior_treatments=tuple(p.phrase for p in _listed(body, body.scan.prior, None, blocked)),
     )

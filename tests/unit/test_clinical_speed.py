@@ -1,0 +1,101 @@
+"""clinical's shortcuts give what the plain searches give, on crafted texts (no timing here)."""
+
+from __future__ import annotations
+
+import random
+
+from imr_llm.letter import clinical
+from imr_llm.letter.clinical import _SCANNED, _SENTENCE_END, _Body, _region_tokens, _scan, _tokens
+from imr_llm.letter.fold import Folded
+from imr_llm.letter.normalize import normalize
+
+_PIECES = [
+    "Left knee", "right-sided shoulder", "bilateral wrists", "low back", "lower back",
+    "Lumbar Spine", "neck/shoulder", "knee, bilaterally", "radiating down the legs",
+    "numbness into the feet", "an 8 foot fall", "diagnosed with", "Diagnoses: ",
+    "being treated for", "under his care for", "filed a claim for", "Prior treatment has included",
+    "treatment to date has included", "has been treated with", "conservative treatments",
+    "complains of", "exam showed", "tenderness", "sprain and strain", "and", ",", ";", ". ",
+    ".\n", "\n\n", "\n \n", "(", "\"", "”", "°", "×", "–", "®", "é", "\u212a", "ſ", "İ", "ı",
+    "µ", "\u0345", "xknee", "kneeleft", "LEFT", "Back", "upper extremities", "hips/knees",
+]
+
+
+def _texts(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    return [
+        "".join(rng.choice(_PIECES) + rng.choice(["", " ", "  ", "\n"]) for _ in range(40))
+        for _ in range(n)
+    ]
+
+
+def _bodies(texts: list[str]) -> list[_Body]:
+    out = []
+    for raw in texts:
+        nt = normalize(raw)
+        size = len(nt.text)
+        for start, end in ((0, size), (1, size), (size // 3, size), (5, size - 7)):
+            if 0 <= start <= end:
+                out.append(_Body(nt, start, end))
+    return out
+
+
+def test_one_pass_scan_finds_what_each_pattern_finds() -> None:
+    """_scan's spans (and _BODY's groups, lower-cased) are each Folded pattern's finditer."""
+    for body in _bodies(_texts(1, 150)):
+        got = _scan(body)
+        want = [list(rx.slow.finditer(body.text, body.start, body.end)) for rx, _ in _SCANNED]
+        def low(group: str | None) -> str | None:
+            return None if group is None else group.lower()
+
+        assert [(s, low(r), low(lat), e, low(after))
+                for s, r, lat, e, after in got.regions] == [
+            (m.start(), low(m.group("region")), low(m.group("lat")), m.end("region"),
+             low(m.group("after")))
+            for m in want[0]
+        ]
+        assert [got.diagnosis, got.prior, got.radiating] == [
+            [m.span() for m in ms] for ms in want[1:]
+        ]
+
+
+def test_twin_with_caseless_characters_matches_like_the_original() -> None:
+    """Where _Body.low is a twin (ASCII, or caseless characters only), every Folded pattern of
+    clinical finds the original's matches, spans and groups on it."""
+    folded = [v for v in vars(clinical).values() if isinstance(v, Folded)]
+    twins = 0
+    for body in _bodies(_texts(2, 120)):
+        low = body.low
+        if low is None:
+            continue
+        twins += body.nt.low is None
+        for rx in folded:
+            want = [(m.span(), m.groups())
+                    for m in rx.slow.finditer(body.text, body.start, body.end)]
+            got = [(m.span(), m.groups())
+                   for m in rx.finditer(body.text, low, body.start, body.end)]
+            assert got == want, rx.pattern
+            assert rx.found(body.text, low, body.start, body.end) == bool(want)
+    assert twins > 0  # the texts hold caseless characters only, now and then
+
+
+def test_cased_characters_leave_no_twin() -> None:
+    for ch in ("é", "\u212a", "ſ", "İ", "ı", "µ", "\u0345", "ß"):  # \u212a: Kelvin sign
+        nt = normalize(f"Left knee {ch} pain")
+        assert _Body(nt, 0, len(nt.text)).low is None, ch
+    nt = normalize("Left knee ° pain – “x”")
+    assert _Body(nt, 0, len(nt.text)).low == nt.text.lower()
+
+
+def test_sentence_end_is_the_search() -> None:
+    for body in _bodies(_texts(3, 60)):
+        for pos in range(body.start, body.end + 1):
+            stop = _SENTENCE_END.search(body.text, pos, body.end)
+            assert body.sentence_end(pos) == (stop.start() if stop else body.end)
+
+
+def test_region_tokens_are_tokens() -> None:
+    for value in ("Left Knees", "bilateral lower extremities", "right-sided hip", "feet", "x"):
+        toks, bare = _region_tokens(value)
+        assert toks == _tokens(value)
+        assert bare == frozenset(t for t in toks if t not in {"left", "right", "bilateral"})
