@@ -309,18 +309,23 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return merged
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# Characters a twin must vet: not ASCII, or the four ASCII separators U+001C-U+001F (which
+# `fold.plain_ascii` keeps off the twins: a Unicode-mode space class matches them, the twins'
+# ASCII-mode one does not).
+_NON_ASCII = re.compile(r"[^\x00-\x1b\x20-\x7f]")
 _CASELESS: dict[str, bool] = {}
 
 
 def _caseless(ch: str) -> bool:
     """Whether IGNORECASE matching can only take `ch` (not ASCII) for itself: it is no letter,
     digit or mark, and has no other case (which also keeps it out of `re`'s few extra
-    case-equivalences: dotless i, long s, micro sign, Kelvin sign, ... are letters)."""
+    case-equivalences: dotless i, long s, micro sign, Kelvin sign, ... are letters); and no
+    space, since the twins are compiled in ASCII mode, where word, digit and space classes hold
+    ASCII characters only (no letter or digit is a word character there either)."""
     got = _CASELESS.get(ch)
     if got is None:
         got = _CASELESS[ch] = (
-            not ch.isalnum() and not unicodedata.category(ch).startswith("M")
+            not ch.isalnum() and not ch.isspace() and not unicodedata.category(ch).startswith("M")
             and ch.lower() == ch and ch.upper() == ch and ch.casefold() == ch
         )
     return got
