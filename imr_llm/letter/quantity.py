@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from imr_llm.letter.fold import Folded, fold
-from imr_llm.letter.numbers import NUMBER_WORD, word_to_number
+from imr_llm.letter.fold import Folded, fold, one_of
+from imr_llm.letter.numbers import NUMBER_WORD, SMALL, TENS, word_to_number
 
 NUM = rf"(?:\d+(?:\.\d+)?|{NUMBER_WORD})"
 
@@ -63,6 +63,11 @@ _LEADING = re.compile(
 )
 _TRAILING_N = re.compile(r",\s*(?P<n>\d+)\s*$")
 _RANGE = Folded(rf"\b{NUM}\s*(?:-|to)\s*{NUM}\s+(?:{_COUNT_NOUNS})\b", word_start=True)
+# What every rule above needs somewhere in the text: a digit (`\d`, also inside NUM) or a
+# number word (each NUMBER_WORD match holds one of these). Without one, no rule can match.
+_ANY_NUMBER = Folded(
+    r"\d|" + one_of([*(w for w in SMALL), *(w for w in TENS if w)])
+)
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,8 @@ def _summed_count(text: str, first: re.Match[str]) -> QuantityMatch:
 def parse_quantity(text: str) -> QuantityMatch | None:
     """Apply SPEC's quantity rules to one service text; None when no count is stated."""
     low = fold(text)
+    if not _ANY_NUMBER.found(text, low):
+        return None  # half the decision lines state no number at all
     m = _QTY.search(text, low)
     if m:
         return QuantityMatch(float(m.group("n")), None, m.start(), m.end(), "qty")

@@ -87,3 +87,33 @@ def test_number_words(word: str, n: int) -> None:
 def test_non_number_word_is_none() -> None:
     """A word that is no number parses to None."""
     assert word_to_number("therapy") is None
+
+
+def test_a_text_any_rule_matches_holds_a_number() -> None:
+    """Every rule that can return a quantity needs a digit or a number word, so the early 'no
+    number' return never hides one: wherever such a rule's pattern matches, _ANY_NUMBER does
+    (also for non-ASCII digits and the long s that IGNORECASE takes for 's')."""
+    import random
+    import re
+
+    from imr_llm.letter import quantity
+    from imr_llm.letter.anchors import find_anchors
+    from imr_llm.letter.fold import fold
+    from tests.helpers import real_letters
+
+    q = quantity
+    rules: list[re.Pattern[str]] = [
+        *(rx.slow for rx in (q._QTY, q._REFILLS, q._HASH, q._TOTAL, q._COUNT, q._FREQ_DUR,
+                             q._TIMES, q._SESSIONS_N, q._XN)),
+        q._LEADING, q._TRAILING_N,
+    ]
+    texts = [i.line.text for p in real_letters()[:60]
+             for i in find_anchors(p.read_text(encoding="utf-8")).items]
+    words = ["ſix sessions", "٣ visits", "Twelve", "twenty-four", "x", "times", "#", "(8)",
+             "sessions", "per week", "for", "weeks", "QTY:", "refills of", "often", "tendon",
+             "none", "Ⅻ", "½", "²", "physical therapy", "-", "to", "mg", ","]
+    rng = random.Random(4)
+    texts += [" ".join(rng.choice(words) for _ in range(rng.randint(1, 8))) for _ in range(3000)]
+    for text in texts:
+        if any(rx.search(text) for rx in rules):
+            assert quantity._ANY_NUMBER.found(text, fold(text)), text
