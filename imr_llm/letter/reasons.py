@@ -79,22 +79,28 @@ _GUIDELINE = _word_list(
 )
 # Background a rationale restates (injury date, diagnosis, presenting complaint): about this case,
 # but not why the item was decided, unless the same sentence says what was lacking or failed.
+# word_start holds: "\b" then a letter or a digit opens every alternative ("^" only matches at 0,
+# where "\b" needs a word character next), so the twin jumps from non-word character to
+# non-word character (the match at 0, the only place "^" can hold, is tried on its own).
 _BACKGROUND = Folded(
     r"\b(?:sustained|injury\s+on|date\s+of\s+injury|(?:has\s+been|was|been|is|were)\s+"
     r"diagnosed|diagnos[ie]s\s+(?:of|include[sd]?|is|are|was|were)|present(?:s|ed)?\s+with|"
     r"complain(?:s|ed)?\s+of|\d+[- ]year[- ]old|^(?:the|this)\s+(?:current\s+)?request\s+is\s+"
-    r"for)\b"
+    r"for)\b",
+    word_start=True,
 )
-_CONCLUSION = re.compile(
+# Both case-insensitive (Folded: the lower-case twin on ASCII text, the original otherwise).
+_CONCLUSION = Folded(
     r"^(?:(?:therefore|thus|as\s+such|consequently|accordingly|hence|based\s+on\s+\w+(?:\s+\w+)?)"
     r",?\s+)?(?:the|this|a|an)?\s*(?:current\s+)?(?:request|requested)\b.*\b(?:is|was|are|were|"
     r"cannot\s+be|can\s+not\s+be)\s+(?:not\s+)?(?:considered\s+)?(?:medically\s+necessary|"
-    r"recommended|supported|warranted|appropriate|indicated|established)",
-    re.IGNORECASE,
+    r"recommended|supported|warranted|appropriate|indicated|established)"
 )
-_EXCUSE = re.compile(
+# Every alternative opens with a letter after "\b" and ends with a letter before "\b".
+_EXCUSE = Folded(
     r"\b(?:no|not\s+(?:documented|been)|lack\w*|without|since|because|given|absence|fail\w*)\b",
-    re.IGNORECASE,
+    word_start=True,
+    word_end=True,
 )
 _QUOTES = ("\"", "“", "”")
 # One "^" before both alternatives: re then tries the start of the text only (with a "^" in
@@ -123,11 +129,13 @@ def sentence_score(sentence: str) -> float:
     score -= 2.0 * _GUIDELINE.count(sentence, low)
     if sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“")):
         score -= 4.0
-    excuse = _EXCUSE.search(sentence)
-    if _CONCLUSION.search(sentence) and not excuse:
-        score -= 5.0  # the boilerplate conclusion says nothing about the case
-    if not excuse and _BACKGROUND.found(sentence, low):
-        score -= 4.0
+    # Only whether each is found counts; the conclusion and the background are looked for only
+    # without an excuse (all three are pure, so the order of the tests is free).
+    if not _EXCUSE.found(sentence, low):
+        if _CONCLUSION.found(sentence, low):
+            score -= 5.0  # the boilerplate conclusion says nothing about the case
+        if _BACKGROUND.found(sentence, low):
+            score -= 4.0
     if words > MAX_WORDS:
         score -= (words - MAX_WORDS) / 10
     if words < 5:
