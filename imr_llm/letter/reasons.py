@@ -121,26 +121,50 @@ def split_sentences(text: str) -> list[str]:
 
 def sentence_score(sentence: str) -> float:
     """How much a sentence reads as this case's reason (higher) rather than a quotation."""
+    return _score(sentence, None)
+
+
+def _less_words(score: float, words: int) -> float:
+    """`score` less what a sentence of `words` words loses for its length (the last step)."""
+    if words > MAX_WORDS:
+        return score - (words - MAX_WORDS) / 10
+    if words < 5:
+        return score - 3.0
+    return score
+
+
+def _score(sentence: str, floor: float | None) -> float:
+    """`sentence_score(sentence)`; with a `floor`, a score at or below it may come back as any
+    value at or below it (callers that keep only scores above `floor` keep the same sentences).
+
+    Why that holds: until `_less_words`, `score` is a whole number (exact in a float, so the
+    order of the terms is free); every test after a check only takes something off, and
+    `_less_words` is monotonic (x <= y gives x - d <= y - d, rounding included). So once
+    `_less_words(score, words) <= floor`, the full score is at or below `floor` too, and the
+    tests still to run (only lowering it) are skipped.
+    """
     words = len(sentence.split())
     lowered = sentence.lower()
     low = lowered if sentence.isascii() else None  # fold(sentence)
     facts = _FACT.lowered_matches(lowered)
     score = 2.0 * _CASE.count(sentence, low) + 1.0 * len(set(facts))
-    score -= 2.0 * _GUIDELINE.count(sentence, low)
     if sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“")):
         score -= 4.0
+    if floor is not None and _less_words(score, words) <= floor:
+        return _less_words(score, words)
+    score -= 2.0 * _GUIDELINE.count(sentence, low)
+    if floor is not None and _less_words(score, words) <= floor:
+        return _less_words(score, words)
     # Only whether each is found counts; the conclusion and the background are looked for only
     # without an excuse (all three are pure, so the order of the tests is free).
     if not _EXCUSE.found(sentence, low):
         if _CONCLUSION.found(sentence, low):
             score -= 5.0  # the boilerplate conclusion says nothing about the case
+            if floor is not None and _less_words(score, words) <= floor:
+                return _less_words(score, words)
         if _BACKGROUND.found(sentence, low):
             score -= 4.0
-    if words > MAX_WORDS:
-        score -= (words - MAX_WORDS) / 10
-    if words < 5:
-        score -= 3.0
-    return score
+    return _less_words(score, words)
 
 
 def cut_words(text: str, limit: int = MAX_WORDS) -> str:
@@ -174,7 +198,7 @@ def candidate_sentences(rationale: str, min_score: float = 0.0,
     the lowest-scored go first. When nothing is left, the rationale's last three sentences.
     """
     parts = [s for s in _sentences(rationale) if len(s.split()) >= 3 and not instruction_spans(s)]
-    scored = [(sentence_score(s), i, s) for i, s in enumerate(parts)]
+    scored = [(_score(s, min_score), i, s) for i, s in enumerate(parts)]  # > min_score kept
     kept = [x for x in scored if x[0] > min_score]
     if not kept:
         return parts[-3:]
@@ -191,7 +215,7 @@ def case_reason(rationale: str) -> str | None:
     """The rationale's case-specific reason: 1-2 sentences, at most 50 words; None if none."""
     parts = _sentences(rationale)
     planted = bool(instruction_spans(rationale))  # one scan; per sentence only when needed
-    scored = [(sentence_score(s), i, s) for i, s in enumerate(parts)
+    scored = [(_score(s, 0.0), i, s) for i, s in enumerate(parts)  # > 0 kept
               if s and not (planted and instruction_spans(s))]  # never a planted instruction
     good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))
     if not good:
