@@ -115,8 +115,12 @@ _LEADING = re.compile(r"^(?:decision\s+rationale\s*:\s*)", re.IGNORECASE)
 
 def split_sentences(text: str) -> list[str]:
     """Prose -> sentences, whitespace collapsed."""
-    flat = " ".join(text.split())
-    return [s.strip() for s in _SENTENCE.split(flat) if s.strip()]
+    return _split_flat(" ".join(text.split()))
+
+
+def _split_flat(flat: str) -> list[str]:
+    """`split_sentences` for text already whitespace-collapsed (`" ".join(text.split())`)."""
+    return [t for s in _SENTENCE.split(flat) if (t := s.strip())]
 
 
 def sentence_score(sentence: str) -> float:
@@ -183,9 +187,22 @@ def _sentences(rationale: str) -> list[str]:
     A long quoted passage ends the text before it: the words on either side of a quotation
     are never one sentence (the letter does not write them together).
     """
-    pieces = _QUOTED_PASSAGE.split(" ".join(rationale.split()))
-    return [_CITATION_TAIL.sub("", _LEADING.sub("", s)).strip()
-            for piece in pieces for s in split_sentences(piece)]
+    flat = " ".join(rationale.split())
+    # Every quoted passage opens with '"' or '“': without either there is none to split at.
+    pieces = _QUOTED_PASSAGE.split(flat) if "\"" in flat or "“" in flat else [flat]
+    out: list[str] = []
+    for piece in pieces:
+        # A piece of whitespace-collapsed text is collapsed but for one space at either end:
+        # its strip() is its " ".join(piece.split()), what split_sentences would collapse it to.
+        for s in _split_flat(piece.strip()):
+            # Both patterns open with "^" (no MULTILINE) and never match empty: sub("", s)
+            # replaces at most the one match at 0, which is cutting off match(s).
+            if m := _LEADING.match(s):
+                s = s[m.end():]
+            if m := _CITATION_TAIL.match(s):
+                s = s[m.end():]
+            out.append(s.strip())
+    return out
 
 
 def candidate_sentences(rationale: str, min_score: float = 0.0,
