@@ -79,16 +79,37 @@ _GUIDELINE = _word_list(
 )
 # Background a rationale restates (injury date, diagnosis, presenting complaint): about this case,
 # but not why the item was decided, unless the same sentence says what was lacking or failed.
-# word_start holds: "\b" then a letter or a digit opens every alternative ("^" only matches at 0,
-# where "\b" needs a word character next), so the twin jumps from non-word character to
-# non-word character (the match at 0, the only place "^" can hold, is tried on its own).
+# Grouped by first letter (`one_of`), the diagnosis verbs spelled out: the same matches, in the
+# same order (only alternatives with one first character can match at one place; the digit one
+# and the "^" one, at 0 before "the"/"this", share it with no other). word_start holds: "\b" then
+# a letter or a digit opens every alternative ("^" only holds at 0, which Folded tries on its
+# own), so the twin jumps from non-word character to non-word character.
 _BACKGROUND = Folded(
-    r"\b(?:sustained|injury\s+on|date\s+of\s+injury|(?:has\s+been|was|been|is|were)\s+"
-    r"diagnosed|diagnos[ie]s\s+(?:of|include[sd]?|is|are|was|were)|present(?:s|ed)?\s+with|"
-    r"complain(?:s|ed)?\s+of|\d+[- ]year[- ]old|^(?:the|this)\s+(?:current\s+)?request\s+is\s+"
-    r"for)\b",
+    r"\b(?:"
+    + one_of(
+        [
+            "sustained", r"injury\s+on", r"date\s+of\s+injury",
+            *(rf"{verb}\s+diagnosed" for verb in (r"has\s+been", "was", "been", "is", "were")),
+            r"diagnos[ie]s\s+(?:of|include[sd]?|is|are|was|were)", r"present(?:s|ed)?\s+with",
+            r"complain(?:s|ed)?\s+of",
+        ]
+    )
+    + r"|\d+[- ]year[- ]old|^(?:the|this)\s+(?:current\s+)?request\s+is\s+for)\b",
     word_start=True,
 )
+
+
+def _may_hold_background(low: str) -> bool:
+    """False only when `_BACKGROUND`'s twin cannot match `low` (lower-cased ASCII): each of its
+    alternatives holds one of these words, but the "^" one, which opens the text with "the" or
+    "this" and holds "request"."""
+    return (
+        "diagnos" in low or "injury" in low or "complain" in low or "present" in low
+        or "year" in low or "sustained" in low
+        or (low.startswith(("the", "this")) and "request" in low)
+    )
+
+
 # Both case-insensitive (Folded: the lower-case twin on ASCII text, the original otherwise).
 _CONCLUSION = Folded(
     r"^(?:(?:therefore|thus|as\s+such|consequently|accordingly|hence|based\s+on\s+\w+(?:\s+\w+)?)"
@@ -162,11 +183,12 @@ def _score(sentence: str, floor: float | None) -> float:
     # Only whether each is found counts; the conclusion and the background are looked for only
     # without an excuse (all three are pure, so the order of the tests is free).
     if not _EXCUSE.found(sentence, low):
-        if _CONCLUSION.found(sentence, low):
+        # A prefilter on ASCII text: every conclusion holds "request"; see _may_hold_background.
+        if (low is None or "request" in low) and _CONCLUSION.found(sentence, low):
             score -= 5.0  # the boilerplate conclusion says nothing about the case
             if floor is not None and _less_words(score, words) <= floor:
                 return _less_words(score, words)
-        if _BACKGROUND.found(sentence, low):
+        if (low is None or _may_hold_background(low)) and _BACKGROUND.found(sentence, low):
             score -= 4.0
     return _less_words(score, words)
 
