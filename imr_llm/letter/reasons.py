@@ -79,22 +79,49 @@ _GUIDELINE = _word_list(
 )
 # Background a rationale restates (injury date, diagnosis, presenting complaint): about this case,
 # but not why the item was decided, unless the same sentence says what was lacking or failed.
+# Grouped by first letter (`one_of`), the diagnosis verbs spelled out: the same matches, in the
+# same order (only alternatives with one first character can match at one place; the digit one
+# and the "^" one, at 0 before "the"/"this", share it with no other). word_start holds: "\b" then
+# a letter or a digit opens every alternative ("^" only holds at 0, which Folded tries on its
+# own), so the twin jumps from non-word character to non-word character.
 _BACKGROUND = Folded(
-    r"\b(?:sustained|injury\s+on|date\s+of\s+injury|(?:has\s+been|was|been|is|were)\s+"
-    r"diagnosed|diagnos[ie]s\s+(?:of|include[sd]?|is|are|was|were)|present(?:s|ed)?\s+with|"
-    r"complain(?:s|ed)?\s+of|\d+[- ]year[- ]old|^(?:the|this)\s+(?:current\s+)?request\s+is\s+"
-    r"for)\b"
+    r"\b(?:"
+    + one_of(
+        [
+            "sustained", r"injury\s+on", r"date\s+of\s+injury",
+            *(rf"{verb}\s+diagnosed" for verb in (r"has\s+been", "was", "been", "is", "were")),
+            r"diagnos[ie]s\s+(?:of|include[sd]?|is|are|was|were)", r"present(?:s|ed)?\s+with",
+            r"complain(?:s|ed)?\s+of",
+        ]
+    )
+    + r"|\d+[- ]year[- ]old|^(?:the|this)\s+(?:current\s+)?request\s+is\s+for)\b",
+    word_start=True,
 )
-_CONCLUSION = re.compile(
+
+
+def _may_hold_background(low: str) -> bool:
+    """False only when `_BACKGROUND`'s twin cannot match `low` (lower-cased ASCII): each of its
+    alternatives holds one of these words, but the "^" one, which opens the text with "the" or
+    "this" and holds "request"."""
+    return (
+        "diagnos" in low or "injury" in low or "complain" in low or "present" in low
+        or "year" in low or "sustained" in low
+        or (low.startswith(("the", "this")) and "request" in low)
+    )
+
+
+# Both case-insensitive (Folded: the lower-case twin on ASCII text, the original otherwise).
+_CONCLUSION = Folded(
     r"^(?:(?:therefore|thus|as\s+such|consequently|accordingly|hence|based\s+on\s+\w+(?:\s+\w+)?)"
     r",?\s+)?(?:the|this|a|an)?\s*(?:current\s+)?(?:request|requested)\b.*\b(?:is|was|are|were|"
     r"cannot\s+be|can\s+not\s+be)\s+(?:not\s+)?(?:considered\s+)?(?:medically\s+necessary|"
-    r"recommended|supported|warranted|appropriate|indicated|established)",
-    re.IGNORECASE,
+    r"recommended|supported|warranted|appropriate|indicated|established)"
 )
-_EXCUSE = re.compile(
+# Every alternative opens with a letter after "\b" and ends with a letter before "\b".
+_EXCUSE = Folded(
     r"\b(?:no|not\s+(?:documented|been)|lack\w*|without|since|because|given|absence|fail\w*)\b",
-    re.IGNORECASE,
+    word_start=True,
+    word_end=True,
 )
 _QUOTES = ("\"", "“", "”")
 # One "^" before both alternatives: re then tries the start of the text only (with a "^" in
@@ -109,30 +136,61 @@ _LEADING = re.compile(r"^(?:decision\s+rationale\s*:\s*)", re.IGNORECASE)
 
 def split_sentences(text: str) -> list[str]:
     """Prose -> sentences, whitespace collapsed."""
-    flat = " ".join(text.split())
-    return [s.strip() for s in _SENTENCE.split(flat) if s.strip()]
+    return _split_flat(" ".join(text.split()))
+
+
+def _split_flat(flat: str) -> list[str]:
+    """`split_sentences` for text already whitespace-collapsed (`" ".join(text.split())`)."""
+    return [t for s in _SENTENCE.split(flat) if (t := s.strip())]
 
 
 def sentence_score(sentence: str) -> float:
     """How much a sentence reads as this case's reason (higher) rather than a quotation."""
+    return _score(sentence, None)
+
+
+def _less_words(score: float, words: int) -> float:
+    """`score` less what a sentence of `words` words loses for its length (the last step)."""
+    if words > MAX_WORDS:
+        return score - (words - MAX_WORDS) / 10
+    if words < 5:
+        return score - 3.0
+    return score
+
+
+def _score(sentence: str, floor: float | None) -> float:
+    """`sentence_score(sentence)`; with a `floor`, a score at or below it may come back as any
+    value at or below it (callers that keep only scores above `floor` keep the same sentences).
+
+    Why that holds: until `_less_words`, `score` is a whole number (exact in a float, so the
+    order of the terms is free); every test after a check only takes something off, and
+    `_less_words` is monotonic (x <= y gives x - d <= y - d, rounding included). So once
+    `_less_words(score, words) <= floor`, the full score is at or below `floor` too, and the
+    tests still to run (only lowering it) are skipped.
+    """
     words = len(sentence.split())
     lowered = sentence.lower()
     low = lowered if plain_ascii(sentence) else None  # fold(sentence)
     facts = _FACT.lowered_matches(lowered)
     score = 2.0 * _CASE.count(sentence, low) + 1.0 * len(set(facts))
-    score -= 2.0 * _GUIDELINE.count(sentence, low)
     if sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“")):
         score -= 4.0
-    excuse = _EXCUSE.search(sentence)
-    if _CONCLUSION.search(sentence) and not excuse:
-        score -= 5.0  # the boilerplate conclusion says nothing about the case
-    if not excuse and _BACKGROUND.found(sentence, low):
-        score -= 4.0
-    if words > MAX_WORDS:
-        score -= (words - MAX_WORDS) / 10
-    if words < 5:
-        score -= 3.0
-    return score
+    if floor is not None and _less_words(score, words) <= floor:
+        return _less_words(score, words)
+    score -= 2.0 * _GUIDELINE.count(sentence, low)
+    if floor is not None and _less_words(score, words) <= floor:
+        return _less_words(score, words)
+    # Only whether each is found counts; the conclusion and the background are looked for only
+    # without an excuse (all three are pure, so the order of the tests is free).
+    if not _EXCUSE.found(sentence, low):
+        # A prefilter on ASCII text: every conclusion holds "request"; see _may_hold_background.
+        if (low is None or "request" in low) and _CONCLUSION.found(sentence, low):
+            score -= 5.0  # the boilerplate conclusion says nothing about the case
+            if floor is not None and _less_words(score, words) <= floor:
+                return _less_words(score, words)
+        if (low is None or _may_hold_background(low)) and _BACKGROUND.found(sentence, low):
+            score -= 4.0
+    return _less_words(score, words)
 
 
 def cut_words(text: str, limit: int = MAX_WORDS) -> str:
@@ -151,9 +209,22 @@ def _sentences(rationale: str) -> list[str]:
     A long quoted passage ends the text before it: the words on either side of a quotation
     are never one sentence (the letter does not write them together).
     """
-    pieces = _QUOTED_PASSAGE.split(" ".join(rationale.split()))
-    return [_CITATION_TAIL.sub("", _LEADING.sub("", s)).strip()
-            for piece in pieces for s in split_sentences(piece)]
+    flat = " ".join(rationale.split())
+    # Every quoted passage opens with '"' or '“': without either there is none to split at.
+    pieces = _QUOTED_PASSAGE.split(flat) if "\"" in flat or "“" in flat else [flat]
+    out: list[str] = []
+    for piece in pieces:
+        # A piece of whitespace-collapsed text is collapsed but for one space at either end:
+        # its strip() is its " ".join(piece.split()), what split_sentences would collapse it to.
+        for s in _split_flat(piece.strip()):
+            # Both patterns open with "^" (no MULTILINE) and never match empty: sub("", s)
+            # replaces at most the one match at 0, which is cutting off match(s).
+            if m := _LEADING.match(s):
+                s = s[m.end():]
+            if m := _CITATION_TAIL.match(s):
+                s = s[m.end():]
+            out.append(s.strip())
+    return out
 
 
 def candidate_sentences(rationale: str, min_score: float = 0.0,
@@ -166,7 +237,7 @@ def candidate_sentences(rationale: str, min_score: float = 0.0,
     the lowest-scored go first. When nothing is left, the rationale's last three sentences.
     """
     parts = [s for s in _sentences(rationale) if len(s.split()) >= 3 and not instruction_spans(s)]
-    scored = [(sentence_score(s), i, s) for i, s in enumerate(parts)]
+    scored = [(_score(s, min_score), i, s) for i, s in enumerate(parts)]  # > min_score kept
     kept = [x for x in scored if x[0] > min_score]
     if not kept:
         return parts[-3:]
@@ -183,7 +254,7 @@ def case_reason(rationale: str) -> str | None:
     """The rationale's case-specific reason: 1-2 sentences, at most 50 words; None if none."""
     parts = _sentences(rationale)
     planted = bool(instruction_spans(rationale))  # one scan; per sentence only when needed
-    scored = [(sentence_score(s), i, s) for i, s in enumerate(parts)
+    scored = [(_score(s, 0.0), i, s) for i, s in enumerate(parts)  # > 0 kept
               if s and not (planted and instruction_spans(s))]  # never a planted instruction
     good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))
     if not good:
