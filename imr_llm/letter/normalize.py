@@ -13,7 +13,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import accumulate, chain, repeat
+from itertools import accumulate, repeat
 from operator import add, sub
 
 from imr_llm.letter.fold import fold
@@ -146,22 +146,24 @@ def _normalize_lines(raw: str) -> NormalizedText:
     right[-1] = lines[-1]
     kept = list(map(str.lstrip, right, repeat(" ", n)))
     kept[0] = right[0]
-    sizes = list(map(len, lines))
     kept_sizes = list(map(len, kept))
-    one = (1).__add__
-    line_starts = list(accumulate(map(one, sizes), initial=0))
-    breaks = map(add, line_starts, sizes[:-1])  # each "\n" (the last line has none)
-    rests = list(map(add, line_starts, map(sub, map(len, right), kept_sizes)))
-    norm_starts = list(accumulate(map(one, kept_sizes), initial=0))
-    norm_breaks = map(add, norm_starts, kept_sizes[:-1])
-    # Per line: its rest (copied), then its "\n" (one character mapped to the break); an empty
-    # rest is an empty segment, which `position` never lands in (bisect takes the later one).
-    # (the line lists run one or two past the n - 1 breaks: zip stops at the last break)
-    starts = (*chain.from_iterable(zip(norm_starts, norm_breaks, strict=False)), norm_starts[n - 1])
-    origins = (*chain.from_iterable(zip(rests, breaks, strict=False)), rests[-1])
+    one, less_one = (1).__add__, (-1).__add__
+    line_starts = list(accumulate(map(one, map(len, lines)), initial=0))  # n + 1
+    rests = list(map(add, line_starts, map(sub, map(len, right), kept_sizes)))  # n
+    norm_starts = list(accumulate(map(one, kept_sizes), initial=0))  # n + 1
+    # Per line: its rest (copied), then its "\n" (one character mapped to the break, which is
+    # one before the next line's start); an empty rest is an empty segment, which `position`
+    # never lands in (bisect takes the later one). Interleaved by slice assignment.
+    size = 2 * n - 1
+    starts = [0] * size
+    starts[0::2] = norm_starts[:n]
+    starts[1::2] = map(less_one, norm_starts[1:n])
+    origins = [0] * size
+    origins[0::2] = rests
+    origins[1::2] = map(less_one, line_starts[1:n])
     copied = (True, False) * (n - 1) + (True,)
     text = "\n".join(kept)
-    return _collapse(text, NormalizedText(text, starts, origins, copied, len(raw)))
+    return _collapse(text, NormalizedText(text, tuple(starts), tuple(origins), copied, len(raw)))
 
 
 def _collapse(text: str, lines: NormalizedText) -> NormalizedText:
