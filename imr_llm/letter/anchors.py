@@ -11,7 +11,7 @@ import re
 
 from imr_llm.letter.fold import Folded, fold, one_of
 from imr_llm.letter.header import letter_fields
-from imr_llm.letter.normalize import NormalizedText, normalize, squash
+from imr_llm.letter.normalize import NormalizedText, normalize, squash, squash_stretch
 from imr_llm.letter.quantity import QuantityMatch, parse_quantity
 from imr_llm.letter.sections import Sections, split_sections
 from imr_llm.letter.values import Anchor as Anchor
@@ -240,7 +240,7 @@ def _text_anchor(nt: NormalizedText, kind: str, start: int, end: int) -> Anchor 
         return None
     s = start + (len(raw) - len(raw.lstrip()))
     e = s + len(stripped)
-    return Anchor(kind, squash(stripped), nt.to_original(s, e), stripped)
+    return Anchor(kind, squash_stretch(nt, stripped), nt.to_original(s, e), stripped)
 
 
 def _last_conclusion(nt: NormalizedText, start: int, end: int) -> re.Match[str] | None:

@@ -250,6 +250,19 @@ def squash(text: str) -> str:
     return " ".join(text.split())  # the same as re.sub(r"\s+", " ", text).strip(), faster
 
 
+def squash_stretch(nt: NormalizedText, stretch: str) -> str:
+    """`squash(stretch)` for a stripped stretch of `nt.text`, without splitting it into words.
+
+    Normalized plain-ASCII text holds no whitespace but single spaces and line breaks with no
+    blank beside them (tabs, CRs, form feeds and runs of blanks became one space or a break;
+    `plain_ascii` keeps out U+001C-U+001F): there, unless two breaks meet, squashing is
+    replacing each break with a space.
+    """
+    if nt.low is not None and "\n\n" not in stretch:
+        return stretch.replace("\n", " ")
+    return squash(stretch)
+
+
 def shorten(text: str, limit: int = 300) -> str:
     """Squashed text cut to `limit` characters with '...' (for one-line messages)."""
     text = squash(text)

@@ -92,3 +92,17 @@ def test_normalize_matches_its_definition_on_real_letters() -> None:
         nt = normalize(raw)
         assert nt.text == text, path.name
         assert [nt.position(i) for i in range(len(text))] == where, path.name
+
+
+def test_squash_stretch_is_squash_on_normalized_stretches() -> None:
+    """On any stripped stretch of normalized text, squash_stretch gives squash's words."""
+    from imr_llm.letter.normalize import squash_stretch
+
+    rng = random.Random(21)
+    alphabets = (" \n\n\r\t\f\vab.", " \nab\u00a0\u2028x", " \n\x1cab", "  \n\nab.")
+    for k in range(4000):
+        raw = "".join(rng.choice(alphabets[k % 4]) for _ in range(rng.randint(0, 40)))
+        nt = normalize(raw)
+        a, b = sorted((rng.randint(0, len(nt.text)), rng.randint(0, len(nt.text))))
+        stretch = nt.text[a:b].strip()
+        assert squash_stretch(nt, stretch) == squash(stretch), repr(raw)
