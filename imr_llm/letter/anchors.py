@@ -252,9 +252,7 @@ def _last_conclusion(nt: NormalizedText, start: int, end: int) -> re.Match[str] 
     width = 400
     while True:
         lo = max(start, end - width)
-        last = None
-        for m in _CONCLUSION.finditer(nt.text, nt.low, lo, end):
-            last = m
+        last = _CONCLUSION.last(nt.text, nt.low, lo, end)
         if last is not None or lo == start:
             return last
         width *= 4

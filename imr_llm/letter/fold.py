@@ -219,6 +219,24 @@ class Folded:
             if found is not None:  # pragma: no branch - the same match, by construction
                 yield found
 
+    def last(
+        self, text: str, low: str | None, pos: int = 0, endpos: int | None = None
+    ) -> re.Match[str] | None:
+        """The last match of `slow.finditer(text, pos, endpos)`, or None; only it is matched
+        on the original text (finditer's matches are the twin's spans, each re-matched)."""
+        end = len(text) if endpos is None else endpos
+        if low is None:
+            found = None
+            for found in self.slow.finditer(text, pos, end):  # noqa: B007 - the last one
+                pass
+            return found
+        if self._absent(low, pos, end):
+            return None
+        start = -1
+        for start, _ in self._spans(low, pos, end):  # noqa: B007 - the last one
+            pass
+        return None if start < 0 else self.slow.match(text, start, end)
+
     def count(self, text: str, low: str | None) -> int:
         """`len(slow.findall(text))` (matches counted, not re-matched)."""
         if low is None:

@@ -135,3 +135,18 @@ def test_needs_never_hide_a_match_in_any_window() -> None:
                 assert rx.found(text, low, pos, end) == (want is not None)
                 piece = text[pos:end]
                 assert rx.count(piece, fold(piece)) == len(rx.slow.findall(piece)), rx.pattern
+
+
+def test_last_is_the_last_of_finditer() -> None:
+    """last gives finditer's last match (span and groups), from any start, ASCII or not."""
+    texts = [normalize(p.read_text(encoding="utf-8")).text for p in real_letters()[:8]]
+    texts.append("Left KNEE — naïve pain; is not medically necessary, was necessary")
+    for rx in _all_folded():
+        for text in texts:
+            low = fold(text)
+            for pos in (0, 5, len(text) // 2, len(text) - 300):
+                pos = max(pos, 0)
+                every = list(rx.finditer(text, low, pos))
+                got = rx.last(text, low, pos)
+                want = (every[-1].span(), every[-1].groups()) if every else None
+                assert ((got.span(), got.groups()) if got else None) == want, rx.pattern
