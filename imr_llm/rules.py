@@ -12,6 +12,7 @@ from typing import Any
 
 from imr_llm.letter.anchors import Anchor, Anchors, ItemAnchors, rationale_headings
 from imr_llm.letter.clinical import ClinicalAnchors, find_clinical
+from imr_llm.letter.fold import Folded, fold
 from imr_llm.letter.injection import instruction_spans
 from imr_llm.letter.load import Letter
 from imr_llm.letter.normalize import squash
@@ -48,19 +49,15 @@ _CITATION_TAIL = re.compile(
     r"^(?:\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
     r"|\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z]))"  # '(ODG, 2016) In this case'
 )
-# (family, words one of which any match holds, the pattern): on ASCII text a pattern whose
-# words are all absent from the lower-cased text cannot match and is not run.
+# (family, pattern): Folded, so on ASCII text a lower-case twin runs, and only where one of the
+# literals its matches need ("mtus", "utilization", ...) is in the text.
 _SOURCES = (
-    ("MTUS", ("mtus", "utilization"),
-     re.compile(r"(?<!Non-)\bMTUS\b|Medical\s+Treatment\s+Utilization", re.IGNORECASE)),
-    ("ACOEM", ("acoem",), re.compile(r"\bACOEM\b", re.IGNORECASE)),
-    ("ODG", ("odg", "disability"),
-     re.compile(r"\bODG\b|Official\s+Disability\s+Guidelines", re.IGNORECASE)),
-    ("Non-MTUS", ("non-mtus",), re.compile(r"\bNon-MTUS\b", re.IGNORECASE)),
+    ("MTUS", Folded(r"(?<!Non-)\bMTUS\b|Medical\s+Treatment\s+Utilization")),
+    ("ACOEM", Folded(r"\bACOEM\b")),
+    ("ODG", Folded(r"\bODG\b|Official\s+Disability\s+Guidelines")),
+    ("Non-MTUS", Folded(r"\bNon-MTUS\b")),
 )
-_OTHER = ("cite", "evidence"), re.compile(
-    r"did\s+not\s+cite|Other\s+Medical\s+Evidence", re.IGNORECASE
-)
+_OTHER = Folded(r"did\s+not\s+cite|Other\s+Medical\s+Evidence")
 _DECISION_BASED = re.compile(r"^\s*Decision\s+based\s+on\s*", re.IGNORECASE)
 _BASED_ON_ANY = re.compile(r"Decision\s+based\s+on\s+", re.IGNORECASE)
 
@@ -82,19 +79,10 @@ def sentences(text: str) -> list[str]:
 
 def guideline_sources(*texts: str | None) -> list[str]:
     """Which guideline families the texts cite, in SPEC order."""
-    found: list[str] = []
     joined = " ".join(t for t in texts if t)
-    lowered = joined.lower() if joined.isascii() else None
-
-    def cited(words: tuple[str, ...], regex: re.Pattern[str]) -> bool:
-        if lowered is not None and not any(w in lowered for w in words):
-            return False
-        return regex.search(joined) is not None
-
-    for name, words, regex in _SOURCES:
-        if cited(words, regex):
-            found.append(name)
-    if joined.strip() and (not found or cited(*_OTHER)):
+    low = fold(joined)
+    found = [name for name, regex in _SOURCES if regex.found(joined, low)]
+    if joined.strip() and (not found or _OTHER.found(joined, low)):
         found.append("Other")
     return found
 
@@ -104,7 +92,9 @@ def guideline_text(anchor: Anchor | None) -> str | None:
     if anchor is None:
         return None
     value = _DECISION_BASED.sub("", str(anchor.value)).strip()
-    value = _BASED_ON_ANY.sub("", value)
+    low = fold(value)
+    if low is None or "based" in low:  # on plain ASCII text every match holds "based"
+        value = _BASED_ON_ANY.sub("", value)
     return value or None
 
 

@@ -8,6 +8,7 @@ from itertools import pairwise
 
 import pytest
 
+from imr_llm import rules
 from imr_llm.letter import anchors, clinical, header, injection, quantity, reasons
 from imr_llm.letter.fold import Folded, fold, lower_pattern, one_of
 from imr_llm.letter.normalize import normalize
@@ -15,9 +16,10 @@ from tests.helpers import real_letters
 
 
 def _all_folded() -> list[Folded]:
-    return [v for mod in (anchors, clinical, header, injection, quantity, reasons)
-            for v in vars(mod).values()
-            if isinstance(v, Folded)]
+    found = [v for mod in (anchors, clinical, header, injection, quantity, reasons, rules)
+             for v in vars(mod).values()
+             if isinstance(v, Folded)]
+    return found + [rx for _, rx in rules._SOURCES]
 
 
 def test_lower_pattern_keeps_escapes_and_group_syntax() -> None:
