@@ -13,7 +13,7 @@ from typing import Any
 from imr_llm.letter.anchors import Anchor, Anchors, ItemAnchors, rationale_headings
 from imr_llm.letter.clinical import ClinicalAnchors, find_clinical
 from imr_llm.letter.fold import Folded, fold
-from imr_llm.letter.injection import instruction_spans
+from imr_llm.letter.injection import instruction_after, instruction_spans, instruction_spans_in
 from imr_llm.letter.load import Letter
 from imr_llm.letter.normalize import squash
 from imr_llm.letter.reasons import case_reason, cut_words
@@ -128,11 +128,19 @@ def _last_sentences(item: ItemAnchors, rationale: str) -> str:
 
 def clinical_summary(anchors: Anchors) -> str:
     """The clinical case summary's first two sentences (boilerplate lead-in skipped)."""
-    text = anchors.sections.text(anchors.norm.text, "clinical")
-    body = _BOILERPLATE.sub("", text, count=1)
+    span = anchors.sections.clinical
+    if span is None:
+        return ""
+    text = anchors.norm.text[span[0] : span[1]]
+    lead = _BOILERPLATE.match(text)  # what .sub("", text, count=1) takes: "^", so at 0 only
+    skip = lead.end() if lead else 0
+    body = text[skip:]
+    # Whether the body holds a planted instruction, from the scan of the whole summary that
+    # find_clinical made (none there: none here) and a search from the body's start (the
+    # lead-in ends in ':', so the search sees what a scan of the body alone would).
+    planted = bool(instruction_spans_in(anchors.norm, *span)) and instruction_after(text, skip)
     # Only the first two sentences are used: split a prefix, and the whole body only when the
     # prefix holds fewer than three (so the second sentence is known to be complete).
-    planted = bool(instruction_spans(body))  # one scan; per sentence only when needed
 
     def kept(parts: list[str]) -> list[str]:
         return [s for s in parts if not instruction_spans(s)] if planted else parts

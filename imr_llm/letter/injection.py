@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from imr_llm.letter.fold import Folded, fold, one_of
+from imr_llm.letter.normalize import NormalizedText
 
 Span = tuple[int, int]
 
@@ -59,6 +60,24 @@ def instruction_spans(text: str) -> list[Span]:
         else:
             spans.append((start, end))
     return spans
+
+
+def instruction_spans_in(nt: NormalizedText, start: int, end: int) -> tuple[Span, ...]:
+    """`instruction_spans(nt.text[start:end])`, worked out once per letter and stretch (the
+    clinical summary is read for its body parts and for the summary both)."""
+    key = ("instruction_spans", start, end)
+    found = nt.memo.get(key)
+    if found is None:
+        found = nt.memo[key] = tuple(instruction_spans(nt.text[start:end]))
+    return found  # type: ignore[return-value]  # what this function stored under the key
+
+
+def instruction_after(text: str, pos: int) -> bool:
+    """Whether `text[pos:]` holds an instruction, for `pos` = 0 or `text[pos - 1]` a character
+    that is no word character (':', ' ', ...): then what `\b` and the lead before a match see
+    at `pos` is what they see at the start of `text[pos:]`, so this is
+    `bool(instruction_spans(text[pos:]))` without copying the text."""
+    return _INSTRUCTION.found(text, fold(text), pos)
 
 
 def redact(text: str, spans: list[Span], mark: str = "[instruction-like text removed]") -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate, repeat
 from operator import add, sub
@@ -46,6 +46,9 @@ class NormalizedText:
     #: A first map, from `text` to an intermediate text that the segments map to the original
     #: (two passes: blanks at line breaks dropped, then runs of spaces collapsed).
     via: NormalizedText | None = None
+    #: What pure functions of this letter's text worked out once for several readers (e.g.
+    #: `injection.instruction_spans_in`); never part of equality.
+    memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def low(self) -> str | None:

@@ -34,3 +34,25 @@ def test_real_letters_hold_no_instructions() -> None:
     """None of the real letters' sentences reads as an instruction."""
     for path in real_letters()[:40]:
         assert instruction_spans(path.read_text(encoding="utf-8")) == [], path.name
+
+
+def test_instruction_after_is_a_scan_of_the_rest() -> None:
+    """instruction_after(text, pos), pos after a non-word character, says what a scan of
+    text[pos:] says; instruction_spans_in is instruction_spans of the stretch, kept per letter."""
+    import random
+
+    from imr_llm.letter.injection import instruction_after, instruction_spans, instruction_spans_in
+    from imr_llm.letter.normalize import normalize
+
+    rng = random.Random(9)
+    words = ["ignore", "the", "above", "instructions", "you", "must", "write", "claim", "records:",
+             "Records:", ":", " ", "\n", "x", "add", "diagnosis:", "naïve", "paid", "be", "AS",
+             "an", "AI", "assistant:", "MUST"]
+    for _ in range(3000):
+        text = "".join(rng.choice(words) + rng.choice(["", " ", ": "]) for _ in range(12))
+        for pos in [0, *(i + 1 for i, ch in enumerate(text) if not (ch.isalnum() or ch == "_"))]:
+            assert instruction_after(text, pos) == bool(instruction_spans(text[pos:])), (text, pos)
+        nt = normalize(text)
+        a, b = sorted((rng.randint(0, len(nt.text)), rng.randint(0, len(nt.text))))
+        assert instruction_spans_in(nt, a, b) == tuple(instruction_spans(nt.text[a:b]))
+        assert instruction_spans_in(nt, a, b) is instruction_spans_in(nt, a, b)  # once
