@@ -150,20 +150,21 @@ def _normalize_lines(raw: str) -> NormalizedText:
     kept = list(map(str.lstrip, right, repeat(" ", n)))
     kept[0] = right[0]
     kept_sizes = list(map(len, kept))
-    one, less_one = (1).__add__, (-1).__add__
-    line_starts = list(accumulate(map(one, map(len, lines)), initial=0))  # n + 1
+    # (operator functions with repeat(1), not (1).__add__: a bound slot wrapper builds an
+    # argument tuple per call)
+    line_starts = list(accumulate(map(add, map(len, lines), repeat(1)), initial=0))  # n + 1
     rests = list(map(add, line_starts, map(sub, map(len, right), kept_sizes)))  # n
-    norm_starts = list(accumulate(map(one, kept_sizes), initial=0))  # n + 1
+    norm_starts = list(accumulate(map(add, kept_sizes, repeat(1)), initial=0))  # n + 1
     # Per line: its rest (copied), then its "\n" (one character mapped to the break, which is
     # one before the next line's start); an empty rest is an empty segment, which `position`
     # never lands in (bisect takes the later one). Interleaved by slice assignment.
     size = 2 * n - 1
     starts = [0] * size
     starts[0::2] = norm_starts[:n]
-    starts[1::2] = map(less_one, norm_starts[1:n])
+    starts[1::2] = map(sub, norm_starts[1:n], repeat(1))
     origins = [0] * size
     origins[0::2] = rests
-    origins[1::2] = map(less_one, line_starts[1:n])
+    origins[1::2] = map(sub, line_starts[1:n], repeat(1))
     copied = (True, False) * (n - 1) + (True,)
     text = "\n".join(kept)
     return _collapse(text, NormalizedText(text, tuple(starts), tuple(origins), copied, len(raw)))
