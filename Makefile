@@ -37,7 +37,7 @@ nightly: setup
 	BIN=$(BIN) bash scripts/nightly.sh
 
 bench: setup
-	$(BIN)/python benchmarks/bench_rules.py
+	$(BIN)/python benchmarks/bench_throughput.py
 
 schema: setup
 	$(BIN)/python -m imr_llm.schema_export
