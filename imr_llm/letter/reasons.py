@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from imr_llm.letter.fold import Folded, one_of, plain_ascii
+from imr_llm.letter.fold import Folded, lower_pattern, one_of, plain_ascii
 from imr_llm.letter.injection import instruction_spans
 
 MAX_WORDS: Final = 50
@@ -77,6 +77,31 @@ _GUIDELINE = _word_list(
         r"icd-?(?:9|10)", r"visits\s+over\s+\d+\s+weeks",
     ]
 )
+
+
+def _led(words: Folded, group: bool = False) -> re.Pattern[str]:
+    """`words`' lower-case twin behind any non-word character (with `group`, the match after it
+    captured), run over " " + `fold(text)`: for a `_word_list` (`word_start` and `word_end`, no
+    groups, no look-behind) its findall is `words.slow.findall(text)`, one hit (or captured
+    match) for each match, in one call.
+
+    Why: on plain ASCII text the ASCII-mode lower-case twin matches where `slow` does (fold.py).
+    A match opens with a word character at a word start, so the character before it is a
+    non-word one (the added space before a match at 0, where "\b" still holds: it sees the
+    same word character after a non-word one); it ends with a word character at a word end,
+    so the next match's leading character lies after it and is never consumed by it. So the
+    hits are the matches, each with the character before it. (`Folded.count` and
+    `lowered_matches` do this same thing, through a few more calls.)
+    """
+    if not words.word_end or words.slow.groups or "(?<" in words.pattern:
+        raise ValueError(f"{words.pattern!r}: not a plain word list")
+    body = lower_pattern(words.pattern)
+    return re.compile(rf"[^a-z0-9_]({body})" if group else rf"[^a-z0-9_](?:{body})", re.ASCII)
+
+
+_CASE_LED = _led(_CASE).findall
+_FACT_LED = _led(_FACT, group=True).findall
+_GUIDELINE_LED = _led(_GUIDELINE).findall
 # Background a rationale restates (injury date, diagnosis, presenting complaint): about this case,
 # but not why the item was decided, unless the same sentence says what was lacking or failed.
 # Grouped by first letter (`one_of`), the diagnosis verbs spelled out: the same matches, in the
@@ -123,6 +148,7 @@ _EXCUSE = Folded(
     word_start=True,
     word_end=True,
 )
+_EXCUSE_LED = _led(_EXCUSE).search
 _QUOTES = ("\"", "“", "”")
 # One "^" before both alternatives: re then tries the start of the text only (with a "^" in
 # each alternative it tries, and fails at, every position).
@@ -171,18 +197,24 @@ def _score(sentence: str, floor: float | None) -> float:
     words = len(sentence.split())
     lowered = sentence.lower()
     low = lowered if plain_ascii(sentence) else None  # fold(sentence)
-    facts = _FACT.lowered_matches(lowered)
-    score = 2.0 * _CASE.count(sentence, low) + 1.0 * len(set(facts))
-    if sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“")):
+    if low is None:
+        facts = _FACT.lowered_matches(lowered)
+        score = 2.0 * _CASE.count(sentence, low) + 1.0 * len(set(facts))
+        quoted = sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“"))
+    else:  # the same, with the twins behind a lead (`_led`); ASCII text holds no “ or ”
+        led = " " + low
+        score = 2.0 * len(_CASE_LED(led)) + 1.0 * len(set(_FACT_LED(led)))
+        quoted = sentence.count("\"") >= 2 or sentence.startswith("\"")
+    if quoted:
         score -= 4.0
     if floor is not None and _less_words(score, words) <= floor:
         return _less_words(score, words)
-    score -= 2.0 * _GUIDELINE.count(sentence, low)
+    score -= 2.0 * (_GUIDELINE.count(sentence, low) if low is None else len(_GUIDELINE_LED(led)))
     if floor is not None and _less_words(score, words) <= floor:
         return _less_words(score, words)
     # Only whether each is found counts; the conclusion and the background are looked for only
     # without an excuse (all three are pure, so the order of the tests is free).
-    if not _EXCUSE.found(sentence, low):
+    if not (_EXCUSE.found(sentence, low) if low is None else _EXCUSE_LED(led)):
         # A prefilter on ASCII text: every conclusion holds "request"; see _may_hold_background.
         if (low is None or "request" in low) and _CONCLUSION.found(sentence, low):
             score -= 5.0  # the boilerplate conclusion says nothing about the case
