@@ -156,6 +156,7 @@ _CITATION_TAIL = re.compile(
     r"^(?:\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
     r"|\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z]))"  # '(ODG, 2016) In this case'
 )
+_TAIL_OPENS = "(\"”’'"  # what a _CITATION_TAIL match opens with after its "\s*"
 _QUOTED_PASSAGE = re.compile(r"[\"“][^\"“”]{60,}?[\"”]")  # a quoted guideline passage
 _LEADING = re.compile(r"^(?:decision\s+rationale\s*:\s*)", re.IGNORECASE)
 
@@ -250,10 +251,14 @@ def _sentences(rationale: str) -> list[str]:
         # its strip() is its " ".join(piece.split()), what split_sentences would collapse it to.
         for s in _split_flat(piece.strip()):
             # Both patterns open with "^" (no MULTILINE) and never match empty: sub("", s)
-            # replaces at most the one match at 0, which is cutting off match(s).
-            if m := _LEADING.match(s):
+            # replaces at most the one match at 0, which is cutting off match(s). Each is tried
+            # only where its first character can match: "d" under IGNORECASE is "d" or "D" (no
+            # other character folds to it; a test checks all of them). `s` opens with no space
+            # (strip(), and _LEADING ends in a greedy "\s*"; str.isspace is re's Unicode \s),
+            # so _CITATION_TAIL's "\s*" matches nothing and "(" or a quote must come first.
+            if s[0] in "dD" and (m := _LEADING.match(s)):
                 s = s[m.end():]
-            if m := _CITATION_TAIL.match(s):
+            if s[:1] in _TAIL_OPENS and (m := _CITATION_TAIL.match(s)):
                 s = s[m.end():]
             out.append(s.strip())
     return out

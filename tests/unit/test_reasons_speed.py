@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 
 import pytest
 
@@ -227,3 +228,27 @@ def test_case_reason_and_candidates_are_the_straightforward_ones() -> None:
             assert reasons.candidate_sentences(t, min_score, 400) == ref_candidates(
                 t, min_score, 400
             ), t
+
+
+def test_leading_and_tail_first_characters() -> None:
+    # _sentences tries _LEADING only on "d"/"D" and _CITATION_TAIL only on "(" or a quote.
+    folds_to_d = re.compile("d", re.IGNORECASE)
+    assert [c for c in map(chr, range(sys.maxunicode + 1)) if folds_to_d.match(c)] == ["D", "d"]
+    tails = ["(ODG, 2016) In", "\"x", "”x", "’x", "'x", "(Fritz, 2007)\" ok"]
+    assert all(reasons._CITATION_TAIL.match(t) for t in tails)
+    assert all(t[0] in reasons._TAIL_OPENS for t in tails)
+    text = "Decision rationale:  (ODG, 2016) The patient had no benefit. ’ He had no change."
+    assert reasons._sentences(text) == ref_sentences(text)
+
+
+def test_led_twins_are_the_word_lists() -> None:
+    texts = [*SENTENCES, "no", "(the patient", "page 12a; icd-9 evidence-based here, red flags"]
+    for s in texts:
+        low = s.lower()
+        if not reasons.plain_ascii(s):
+            continue
+        led = " " + low
+        assert len(reasons._CASE_LED(led)) == len(reasons._CASE.slow.findall(s)), s
+        assert reasons._FACT_LED(led) == reasons._FACT.slow.findall(low), s
+        assert len(reasons._GUIDELINE_LED(led)) == len(reasons._GUIDELINE.slow.findall(s)), s
+        assert bool(reasons._EXCUSE_LED(led)) == bool(_EXCUSE.search(s)), s
