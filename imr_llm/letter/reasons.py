@@ -185,9 +185,10 @@ def _less_words(score: float, words: int) -> float:
     return score
 
 
-def _score(sentence: str, floor: float | None) -> float:
+def _score(sentence: str, floor: float | None, words: int | None = None) -> float:
     """`sentence_score(sentence)`; with a `floor`, a score at or below it may come back as any
     value at or below it (callers that keep only scores above `floor` keep the same sentences).
+    `words` is `len(sentence.split())` when the caller knows it.
 
     Why that holds: until `_less_words`, `score` is a whole number (exact in a float, so the
     order of the terms is free); every test after a check only takes something off, and
@@ -195,7 +196,8 @@ def _score(sentence: str, floor: float | None) -> float:
     `_less_words(score, words) <= floor`, the full score is at or below `floor` too, and the
     tests still to run (only lowering it) are skipped.
     """
-    words = len(sentence.split())
+    if words is None:
+        words = len(sentence.split())
     lowered = sentence.lower()
     low = lowered if plain_ascii(sentence) else None  # fold(sentence)
     if low is None:
@@ -291,7 +293,10 @@ def case_reason(rationale: str) -> str | None:
     """The rationale's case-specific reason: 1-2 sentences, at most 50 words; None if none."""
     parts = _sentences(rationale)
     planted = bool(instruction_spans(rationale))  # one scan; per sentence only when needed
-    scored = [(_score(s, 0.0), i, s) for i, s in enumerate(parts)  # > 0 kept
+    # A sentence of `_sentences` is whitespace-collapsed and stripped (its words are joined by
+    # single spaces and it holds no other whitespace): its count of spaces + 1 is its
+    # len(split()) when it is not empty, and empty ones are left out.
+    scored = [(_score(s, 0.0, s.count(" ") + 1), i, s) for i, s in enumerate(parts)  # > 0 kept
               if s and not (planted and instruction_spans(s))]  # never a planted instruction
     good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))
     if not good:

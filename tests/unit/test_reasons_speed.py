@@ -213,10 +213,13 @@ def test_sentences_and_split_are_the_straightforward_ones() -> None:
         "The request is not medically necessary.",
         f"  decision   RATIONALE :  “{'y ' * 35}” Dr. Smith noted no change.  \"Short\" one. ",
         "No quotes here. Dr. Jones saw him. vs. the others. \t\n New line follows.",
+        "Decision rationale:\u2028 \x1c(ODG, 2016)\u3000 The patient\x1f had\x85no benefit.",
     ]
     texts += [t.replace(" ", rnd.choice((" ", "\n", "  ", "\u00a0"))) for t in texts[:20]]
     for t in texts:
         assert reasons._sentences(t) == ref_sentences(t), t
+        # case_reason counts a sentence's words by its spaces
+        assert all(s.count(" ") + 1 == len(s.split()) for s in reasons._sentences(t) if s), t
         assert reasons.split_sentences(t) == ref_split_sentences(t), t
 
 
