@@ -292,22 +292,26 @@ def candidate_sentences(rationale: str, min_score: float = 0.0,
 def case_reason(rationale: str) -> str | None:
     """The rationale's case-specific reason: 1-2 sentences, at most 50 words; None if none."""
     parts = _sentences(rationale)
-    planted = bool(instruction_spans(rationale))  # one scan; per sentence only when needed
     # A sentence of `_sentences` is whitespace-collapsed and stripped (its words are joined by
     # single spaces and it holds no other whitespace): its count of spaces + 1 is its
     # len(split()) when it is not empty, and empty ones are left out.
-    scored = [(_score(s, 0.0, s.count(" ") + 1), i, s) for i, s in enumerate(parts)  # > 0 kept
-              if s and not (planted and instruction_spans(s))]  # never a planted instruction
-    good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))
-    if not good:
-        return None
-    chosen = [good[0]]
-    words = len(good[0][2].split())
-    for cand in good[1:]:
+    scored = [(_score(s, 0.0, s.count(" ") + 1), i, s) for i, s in enumerate(parts) if s]
+    good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))  # > 0 kept
+    # A planted instruction is never chosen. The sentences are taken best first as if the planted
+    # ones had been left out of `good` (the order of the others is the same; scores are pure):
+    # the first one not planted, then the next not planted that fits in MAX_WORDS, until
+    # MAX_SENTENCES. So only a sentence that would be taken is looked at for instructions
+    # (two or three a rationale), not the whole rationale and every sentence.
+    chosen: list[tuple[float, int, str]] = []
+    words = 0
+    for cand in good:
         if len(chosen) >= MAX_SENTENCES:
             break
-        if words + len(cand[2].split()) <= MAX_WORDS:
+        n = len(cand[2].split())
+        if (not chosen or words + n <= MAX_WORDS) and not instruction_spans(cand[2]):
             chosen.append(cand)
-            words += len(cand[2].split())
+            words += n
+    if not chosen:
+        return None
     chosen.sort(key=lambda x: x[1])
     return cut_words(" ".join(s for _, _, s in chosen))
