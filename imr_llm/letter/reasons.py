@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from imr_llm.letter.fold import Folded, one_of, plain_ascii
+from imr_llm.letter.fold import Folded, lower_pattern, one_of, plain_ascii
 from imr_llm.letter.injection import instruction_spans
 
 MAX_WORDS: Final = 50
@@ -77,6 +77,31 @@ _GUIDELINE = _word_list(
         r"icd-?(?:9|10)", r"visits\s+over\s+\d+\s+weeks",
     ]
 )
+
+
+def _led(words: Folded, group: bool = False) -> re.Pattern[str]:
+    """`words`' lower-case twin behind any non-word character (with `group`, the match after it
+    captured), run over " " + `fold(text)`: for a `_word_list` (`word_start` and `word_end`, no
+    groups, no look-behind) its findall is `words.slow.findall(text)`, one hit (or captured
+    match) for each match, in one call.
+
+    Why: on plain ASCII text the ASCII-mode lower-case twin matches where `slow` does (fold.py).
+    A match opens with a word character at a word start, so the character before it is a
+    non-word one (the added space before a match at 0, where "\b" still holds: it sees the
+    same word character after a non-word one); it ends with a word character at a word end,
+    so the next match's leading character lies after it and is never consumed by it. So the
+    hits are the matches, each with the character before it. (`Folded.count` and
+    `lowered_matches` do this same thing, through a few more calls.)
+    """
+    if not words.word_end or words.slow.groups or "(?<" in words.pattern:
+        raise ValueError(f"{words.pattern!r}: not a plain word list")
+    body = lower_pattern(words.pattern)
+    return re.compile(rf"[^a-z0-9_]({body})" if group else rf"[^a-z0-9_](?:{body})", re.ASCII)
+
+
+_CASE_LED = _led(_CASE).findall
+_FACT_LED = _led(_FACT, group=True).findall
+_GUIDELINE_LED = _led(_GUIDELINE).findall
 # Background a rationale restates (injury date, diagnosis, presenting complaint): about this case,
 # but not why the item was decided, unless the same sentence says what was lacking or failed.
 # Grouped by first letter (`one_of`), the diagnosis verbs spelled out: the same matches, in the
@@ -123,6 +148,7 @@ _EXCUSE = Folded(
     word_start=True,
     word_end=True,
 )
+_EXCUSE_LED = _led(_EXCUSE).search
 _QUOTES = ("\"", "“", "”")
 # One "^" before both alternatives: re then tries the start of the text only (with a "^" in
 # each alternative it tries, and fails at, every position).
@@ -130,6 +156,7 @@ _CITATION_TAIL = re.compile(
     r"^(?:\s*(?:\([^()]{0,80}\d{4}[a-z]?\)\s*)?[\"”’']+\s*"  # '(Fritz, 2007)" ' or a lone quote
     r"|\s*\([^()]{0,80}\d{4}[a-z]?\)\s*(?=[A-Z]))"  # '(ODG, 2016) In this case'
 )
+_TAIL_OPENS = "(\"”’'"  # what a _CITATION_TAIL match opens with after its "\s*"
 _QUOTED_PASSAGE = re.compile(r"[\"“][^\"“”]{60,}?[\"”]")  # a quoted guideline passage
 _LEADING = re.compile(r"^(?:decision\s+rationale\s*:\s*)", re.IGNORECASE)
 
@@ -158,9 +185,10 @@ def _less_words(score: float, words: int) -> float:
     return score
 
 
-def _score(sentence: str, floor: float | None) -> float:
+def _score(sentence: str, floor: float | None, words: int | None = None) -> float:
     """`sentence_score(sentence)`; with a `floor`, a score at or below it may come back as any
     value at or below it (callers that keep only scores above `floor` keep the same sentences).
+    `words` is `len(sentence.split())` when the caller knows it.
 
     Why that holds: until `_less_words`, `score` is a whole number (exact in a float, so the
     order of the terms is free); every test after a check only takes something off, and
@@ -168,21 +196,28 @@ def _score(sentence: str, floor: float | None) -> float:
     `_less_words(score, words) <= floor`, the full score is at or below `floor` too, and the
     tests still to run (only lowering it) are skipped.
     """
-    words = len(sentence.split())
+    if words is None:
+        words = len(sentence.split())
     lowered = sentence.lower()
     low = lowered if plain_ascii(sentence) else None  # fold(sentence)
-    facts = _FACT.lowered_matches(lowered)
-    score = 2.0 * _CASE.count(sentence, low) + 1.0 * len(set(facts))
-    if sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“")):
+    if low is None:
+        facts = _FACT.lowered_matches(lowered)
+        score = 2.0 * _CASE.count(sentence, low) + 1.0 * len(set(facts))
+        quoted = sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“"))
+    else:  # the same, with the twins behind a lead (`_led`); ASCII text holds no “ or ”
+        led = " " + low
+        score = 2.0 * len(_CASE_LED(led)) + 1.0 * len(set(_FACT_LED(led)))
+        quoted = sentence.count("\"") >= 2 or sentence.startswith("\"")
+    if quoted:
         score -= 4.0
     if floor is not None and _less_words(score, words) <= floor:
         return _less_words(score, words)
-    score -= 2.0 * _GUIDELINE.count(sentence, low)
+    score -= 2.0 * (_GUIDELINE.count(sentence, low) if low is None else len(_GUIDELINE_LED(led)))
     if floor is not None and _less_words(score, words) <= floor:
         return _less_words(score, words)
     # Only whether each is found counts; the conclusion and the background are looked for only
     # without an excuse (all three are pure, so the order of the tests is free).
-    if not _EXCUSE.found(sentence, low):
+    if not (_EXCUSE.found(sentence, low) if low is None else _EXCUSE_LED(led)):
         # A prefilter on ASCII text: every conclusion holds "request"; see _may_hold_background.
         if (low is None or "request" in low) and _CONCLUSION.found(sentence, low):
             score -= 5.0  # the boilerplate conclusion says nothing about the case
@@ -218,10 +253,14 @@ def _sentences(rationale: str) -> list[str]:
         # its strip() is its " ".join(piece.split()), what split_sentences would collapse it to.
         for s in _split_flat(piece.strip()):
             # Both patterns open with "^" (no MULTILINE) and never match empty: sub("", s)
-            # replaces at most the one match at 0, which is cutting off match(s).
-            if m := _LEADING.match(s):
+            # replaces at most the one match at 0, which is cutting off match(s). Each is tried
+            # only where its first character can match: "d" under IGNORECASE is "d" or "D" (no
+            # other character folds to it; a test checks all of them). `s` opens with no space
+            # (strip(), and _LEADING ends in a greedy "\s*"; str.isspace is re's Unicode \s),
+            # so _CITATION_TAIL's "\s*" matches nothing and "(" or a quote must come first.
+            if s[0] in "dD" and (m := _LEADING.match(s)):
                 s = s[m.end():]
-            if m := _CITATION_TAIL.match(s):
+            if s[:1] in _TAIL_OPENS and (m := _CITATION_TAIL.match(s)):
                 s = s[m.end():]
             out.append(s.strip())
     return out
@@ -253,19 +292,26 @@ def candidate_sentences(rationale: str, min_score: float = 0.0,
 def case_reason(rationale: str) -> str | None:
     """The rationale's case-specific reason: 1-2 sentences, at most 50 words; None if none."""
     parts = _sentences(rationale)
-    planted = bool(instruction_spans(rationale))  # one scan; per sentence only when needed
-    scored = [(_score(s, 0.0), i, s) for i, s in enumerate(parts)  # > 0 kept
-              if s and not (planted and instruction_spans(s))]  # never a planted instruction
-    good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))
-    if not good:
-        return None
-    chosen = [good[0]]
-    words = len(good[0][2].split())
-    for cand in good[1:]:
+    # A sentence of `_sentences` is whitespace-collapsed and stripped (its words are joined by
+    # single spaces and it holds no other whitespace): its count of spaces + 1 is its
+    # len(split()) when it is not empty, and empty ones are left out.
+    scored = [(_score(s, 0.0, s.count(" ") + 1), i, s) for i, s in enumerate(parts) if s]
+    good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))  # > 0 kept
+    # A planted instruction is never chosen. The sentences are taken best first as if the planted
+    # ones had been left out of `good` (the order of the others is the same; scores are pure):
+    # the first one not planted, then the next not planted that fits in MAX_WORDS, until
+    # MAX_SENTENCES. So only a sentence that would be taken is looked at for instructions
+    # (two or three a rationale), not the whole rationale and every sentence.
+    chosen: list[tuple[float, int, str]] = []
+    words = 0
+    for cand in good:
         if len(chosen) >= MAX_SENTENCES:
             break
-        if words + len(cand[2].split()) <= MAX_WORDS:
+        n = len(cand[2].split())
+        if (not chosen or words + n <= MAX_WORDS) and not instruction_spans(cand[2]):
             chosen.append(cand)
-            words += len(cand[2].split())
+            words += n
+    if not chosen:
+        return None
     chosen.sort(key=lambda x: x[1])
     return cut_words(" ".join(s for _, _, s in chosen))
