@@ -82,13 +82,28 @@ _PRIOR_WORDS = (
 _PRIOR_CUE = Folded(r"\b" + one_of(_PRIOR_WORDS), word_start=True)
 # Where a stated phrase ends: the end of its sentence (a period before a space or line end).
 _SENTENCE_END = re.compile(r"\.(?=[\s\"”)]|$)|\n\s*\n")
-# Tails that are not part of the condition ("... on 10/10/2016", "... per the report").
-_TAIL = re.compile(
-    r"\s+(?:on|dated|as\s+of|per|according\s+to|reportedly|associated\s+with\s+an?\s+"
-    r"(?:industrial|occupational|work)|following\s+an?\s+(?:industrial|work)|due\s+to\s+(?:an?\s+)?"
-    r"(?:industrial|work|cumulative)|from\s+(?:an?\s+)?(?:industrial|work)|secondary\s+to\s+"
-    r"(?:an?\s+)?(?:industrial|work))\b.*$|\s*\(.*$|\s*[\"”]+.*$",
-    re.IGNORECASE | re.DOTALL,
+# Tails that are not part of the condition ("... on 10/10/2016", "... per the report"): where
+# the IGNORECASE search of a phrase's text for
+#   \s+(?:<a _TAIL_WORDS word>)\b.*$|\s*\(.*$|\s*["”]+.*$      (DOTALL)
+# first matches. `.*$` always matches (to the end), so that search finds the first place where
+# blanks and a tail word (whole: `\b`), or blanks (maybe none) and a bracket or quote, begin.
+# `_TAIL_START` matches at exactly those places: its first character is the first blank, or
+# the bracket or quote when there is no blank (the look-behind tells which), and what follows
+# in either case is the rest as above; blanks cannot be given back to a word, which opens
+# with a letter. Unlike the old pattern it opens with a set, so `re` skips ahead to a blank,
+# bracket or quote instead of trying every character; and it is searched in the phrase's span
+# of the summary (pos/endpos: `\b` reads no further than endpos, as at a slice's end, and
+# nothing before pos), through the summary's lower-cased twin where there is one.
+_TAIL_WORDS = [
+    "on", "dated", r"as\s+of", "per", r"according\s+to", "reportedly",
+    r"associated\s+with\s+an?\s+(?:industrial|occupational|work)",
+    r"following\s+an?\s+(?:industrial|work)",
+    r"due\s+to\s+(?:an?\s+)?(?:industrial|work|cumulative)",
+    r"from\s+(?:an?\s+)?(?:industrial|work)",
+    r"secondary\s+to\s+(?:an?\s+)?(?:industrial|work)",
+]
+_TAIL_START = Folded(
+    r"[\s(\"”](?:(?<=[(\"”])|(?<=\s)\s*(?:[(\"”]|" + one_of(_TAIL_WORDS) + r"\b))"
 )
 _LEAD = re.compile(
     r"^(?:(?:and|or|as|having|with|of|a|an|the\s+following|following|likely|possible|probable|"
@@ -246,17 +261,16 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _clean(text: str, start: int, end: int) -> tuple[int, int]:
-    """Cut lead-ins and trailing tails off a phrase, keeping offsets."""
+def _clean(text: str, low: str | None, start: int, end: int) -> tuple[int, int]:
+    """Cut lead-ins and trailing tails off a phrase, keeping offsets (`low`: the summary's
+    twin, `_Body.low`)."""
     start, end = _trim(text, start, end)
-    chunk = text[start:end]
-    lead = _LEAD.match(chunk)
+    lead = _LEAD.match(text[start:end])
     if lead:
         start += lead.end()
-        chunk = text[start:end]
-    tail = _TAIL.search(chunk)
+    tail = _TAIL_START.search(text, low, start, end)
     if tail:
-        end = start + tail.start()
+        end = tail.start()
     return _trim(text, start, end)
 
 
@@ -413,7 +427,7 @@ def _listed(
     body: _Body, cues: list[Span], accept: Folded | None, blocked: list[Span]
 ) -> list[_Located]:
     """The conditions listed after each cue (the spans of a cue pattern's matches)."""
-    text = body.text
+    text, low = body.text, body.low
     out: list[_Located] = []
     seen: set[str] = set()
     for cue_start, cue_end in cues:
@@ -423,7 +437,7 @@ def _listed(
         if end - cue_end > 600:
             end = cue_end + 600
         for s, e in _split_list(text, cue_end, end):
-            s, e = _clean(text, s, e)
+            s, e = _clean(text, low, s, e)
             value = " ".join(text[s:e].split())
             key = value.lower()
             if not 2 < len(value) <= 120 or key in seen or _NOT_A_CONDITION.match(value):

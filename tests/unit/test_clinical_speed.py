@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 from imr_llm.letter import clinical
 from imr_llm.letter.clinical import _SCANNED, _SENTENCE_END, _Body, _region_tokens, _scan, _tokens
@@ -102,3 +103,36 @@ def test_region_tokens_are_tokens() -> None:
         toks, bare = _region_tokens(value)
         assert toks == _tokens(value)
         assert bare == frozenset(t for t in toks if t not in {"left", "right", "bilateral"})
+
+
+# The tail pattern `_clean` searched a phrase's text with before `_TAIL_START`.
+_OLD_TAIL = re.compile(
+    r"\s+(?:on|dated|as\s+of|per|according\s+to|reportedly|associated\s+with\s+an?\s+"
+    r"(?:industrial|occupational|work)|following\s+an?\s+(?:industrial|work)|due\s+to\s+(?:an?\s+)?"
+    r"(?:industrial|work|cumulative)|from\s+(?:an?\s+)?(?:industrial|work)|secondary\s+to\s+"
+    r"(?:an?\s+)?(?:industrial|work))\b.*$|\s*\(.*$|\s*[\"”]+.*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_TAIL_PIECES = [
+    " on", " On", "on", " dated", "  as  of", " per", " according to", " reportedly", " onset",
+    " associated with an industrial", " following a work", " due to cumulative",
+    " due to an Industrial", " from work", " secondary to a work", " secondary to", "(", " (",
+    "\"", "”", " ”", "\n", "\u2028", "\x85", "\x1c", "ſ", "K", "\u212a", "é", "pain", "x", ".",
+]
+
+
+def test_tail_start_is_the_old_tail_search() -> None:
+    rng = random.Random(4)
+    texts = _texts(5, 40) + [
+        "".join(rng.choice(_TAIL_PIECES) for _ in range(30)) for _ in range(300)
+    ]
+    for body in _bodies(texts):
+        text, low = body.text, body.low
+        for _ in range(20):
+            s = rng.randint(body.start, body.end)
+            e = rng.randint(s, body.end)
+            old = _OLD_TAIL.search(text[s:e])
+            new = clinical._TAIL_START.search(text, low, s, e)
+            assert (None if old is None else s + old.start()) == (
+                None if new is None else new.start()
+            ), (text[s:e], low is None)
