@@ -393,6 +393,17 @@ class _Body:
         found = [m.span() for m in _SENTENCE_END.finditer(self.text, self.start, self.end)]
         return [s for s, _ in found], [e for _, e in found]
 
+    def sentence_start(self, pos: int) -> int:
+        """`max(text.rfind(". ", start, pos), text.rfind(".\\n", start, pos), start)`.
+
+        The two never start at one place, so a ".\\n" counts only after the ". " found, and
+        it is looked for there only (letters end few lines with a period: searched from the
+        summary's start, it ran back to there every time).
+        """
+        text, start = self.nt.text, self.start
+        dot = text.rfind(". ", start, pos)
+        return max(dot, text.rfind(".\n", max(dot + 1, start), pos), start)
+
     def sentence_end(self, pos: int) -> int:
         """Start of `_SENTENCE_END.search(text, pos, end)`, else `end` (start <= pos <= end).
 
@@ -595,8 +606,7 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
         if after and not lat:
             end = region_end + len(after)  # the group right after `region`: m.end("after")
         value = " ".join(text[start:end].split())
-        sentence_start = max(text.rfind(". ", body.start, start),
-                             text.rfind(".\n", body.start, start), body.start)
+        sentence_start = body.sentence_start(start)
         sentence_end = body.sentence_end(end)
         if not in_diagnosis and (sentence_start, sentence_end) not in exam:
             sentence = text[sentence_start:sentence_end]

@@ -136,3 +136,13 @@ def test_tail_start_is_the_old_tail_search() -> None:
             assert (None if old is None else s + old.start()) == (
                 None if new is None else new.start()
             ), (text[s:e], low is None)
+
+
+def test_sentence_start_is_the_two_searches() -> None:
+    texts = [*_texts(6, 60), ". .\n.\n. x.\n\n. .", "a.\nb. c.\n", ".", ""]
+    for body in _bodies(texts):
+        text = body.text
+        for pos in range(body.start, body.end + 1):
+            want = max(text.rfind(". ", body.start, pos), text.rfind(".\n", body.start, pos),
+                       body.start)
+            assert body.sentence_start(pos) == want
