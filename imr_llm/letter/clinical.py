@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
@@ -387,12 +386,6 @@ class _Body:
         """The matches of the four word-start patterns over the summary (one pass)."""
         return _scan(self)
 
-    @cached_property
-    def _stops(self) -> tuple[list[int], list[int]]:
-        """Starts and ends of `_SENTENCE_END.finditer` over the summary."""
-        found = [m.span() for m in _SENTENCE_END.finditer(self.text, self.start, self.end)]
-        return [s for s, _ in found], [e for _, e in found]
-
     def sentence_start(self, pos: int) -> int:
         """`max(text.rfind(". ", start, pos), text.rfind(".\\n", start, pos), start)`.
 
@@ -404,20 +397,28 @@ class _Body:
         dot = text.rfind(". ", start, pos)
         return max(dot, text.rfind(".\n", max(dot + 1, start), pos), start)
 
+    @cached_property
+    def _last_stop(self) -> list[int]:
+        """[pos, stop] of the last `sentence_end` search (at first an empty range)."""
+        return [1, 0]
+
     def sentence_end(self, pos: int) -> int:
         """Start of `_SENTENCE_END.search(text, pos, end)`, else `end` (start <= pos <= end).
 
-        finditer's matches are leftmost from where the last one ended. When the last match
-        starting before `pos` ends by `pos` (or there is none), the search from there found the
-        first match at or after `pos` too, with no match between: it is the search's. Otherwise
-        (a match reaching over `pos`) the search is run.
+        Whether `_SENTENCE_END` matches at a place does not depend on where the search began
+        (it looks at nothing before its match, and the same `end` bounds every search), and a
+        search tries places in order: when the last one, from p, stopped at s, none matches
+        in [p, s), so a search from any pos in [p, s] stops at s too (with no match, s is
+        `end`). Phrases and regions are looked at in order, so most calls are answered so (in a
+        summary without periods, one search answers every later call).
         """
-        starts, ends = self._stops
-        i = bisect_left(starts, pos)
-        if i and ends[i - 1] > pos:
-            stop = _SENTENCE_END.search(self.text, pos, self.end)
-            return stop.start() if stop else self.end
-        return starts[i] if i < len(starts) else self.end
+        last = self._last_stop
+        if last[0] <= pos <= last[1]:
+            return last[1]
+        stop = _SENTENCE_END.search(self.text, pos, self.end)
+        last[0] = pos
+        last[1] = stop.start() if stop else self.end
+        return last[1]
 
 
 # The two per-phrase records below are NamedTuples: built ten or more times a letter, and a

@@ -92,8 +92,14 @@ def test_cased_characters_leave_no_twin() -> None:
 
 
 def test_sentence_end_is_the_search() -> None:
-    for body in _bodies(_texts(3, 60)):
-        for pos in range(body.start, body.end + 1):
+    """In order, in reverse and at random places (the last search is remembered)."""
+    rng = random.Random(7)
+    texts = [*_texts(3, 60), "no period here \n  \n at all", ". .\n\n.", "x", ""]
+    for body in _bodies(texts):
+        places = list(range(body.start, body.end + 1))
+        shuffled = places * 2
+        rng.shuffle(shuffled)
+        for pos in places + places[::-1] + shuffled:
             stop = _SENTENCE_END.search(body.text, pos, body.end)
             assert body.sentence_end(pos) == (stop.start() if stop else body.end)
 
