@@ -109,14 +109,14 @@ _LEAD = re.compile(
     r"also|both|include[sd]?|including)\s+)+",
     re.IGNORECASE,
 )
-# A fragment that only qualifies the condition before it: it is glued back on.
-_QUALIFIER = re.compile(
+# A fragment that only qualifies the condition before it: it is glued back on. Matched on the
+# fragment's own text (a slice: `^`, `$` and `\b` read its ends), through its twin on ASCII.
+_QUALIFIER = Folded(
     r"^(?:(?:initial|subsequent)(?:\s+encounter)?|sequela|unspecified(?:\s+\w+)?|"
     r"(?:left|right|bilateral)(?:\s+(?:side|arm|leg|hand|shoulder|knee|hip|wrist|ankle|elbow|"
     r"foot|upper\s+arm|lower\s+leg))?|[\w\s]*\bregion|(?:not\s+)?elsewhere\s+classified|"
     r"with(?:out)?\s+[\w\s]+healing|[\w\s-]+\blevel|"
-    r"[a-z]+\s+(?:encounter|type)|(?:(?:left|right|bilateral)\s+)?(?:" + _REGIONS_WORDS + r"))$",
-    re.IGNORECASE,
+    r"[a-z]+\s+(?:encounter|type)|(?:(?:left|right|bilateral)\s+)?(?:" + _REGIONS_WORDS + r"))$"
 )
 _CONDITION = Folded(
     r"\b(?:strain|sprain|pain|syndrome|disorder|disease|fracture|tear|radiculopathy|radiculitis|"
@@ -315,7 +315,10 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
         s, e = _trim(text, s, e)
         if s >= e:
             continue
-        if merged and _QUALIFIER.match(text[s:e]):
+        # `low[s - start : e - start]` is fold(text[s:e]) (ASCII: lower-casing keeps indices)
+        if merged and _QUALIFIER.matches_at(
+            text[s:e], None if low is None else low[s - start : e - start], 0
+        ):
             merged[-1] = (merged[-1][0], e)  # "..., subsequent encounter" stays one condition
         else:
             merged.append((s, e))

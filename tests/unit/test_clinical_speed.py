@@ -7,7 +7,7 @@ import re
 
 from imr_llm.letter import clinical
 from imr_llm.letter.clinical import _SCANNED, _SENTENCE_END, _Body, _region_tokens, _scan, _tokens
-from imr_llm.letter.fold import Folded
+from imr_llm.letter.fold import Folded, fold
 from imr_llm.letter.normalize import normalize
 
 _PIECES = [
@@ -152,3 +152,17 @@ def test_sentence_start_is_the_two_searches() -> None:
             want = max(text.rfind(". ", body.start, pos), text.rfind(".\n", body.start, pos),
                        body.start)
             assert body.sentence_start(pos) == want
+
+
+def test_qualifier_twin_matches_like_the_original() -> None:
+    pieces = ["subsequent encounter", "Initial Encounter", "sequela", "unspecified side",
+              "Left", "right upper arm", "lumbar region", "not elsewhere classified",
+              "with routine healing", "C5-C6 level", "initial type", "bilateral knees",
+              "left knee pain", "region", "\u212a", "ſequela", "leſt", "level\n", "ab level"]
+    rng = random.Random(8)
+    words = [w for p in pieces for w in p.split()] + ["-", " ", "\n", "x", "é", "\x1c"]
+    pieces += ["".join(rng.choice(words) + rng.choice(["", " ", "  "]) for _ in range(5))
+               for _ in range(2000)]
+    for piece in pieces:
+        want = clinical._QUALIFIER.slow.match(piece) is not None
+        assert clinical._QUALIFIER.matches_at(piece, fold(piece), 0) == want, piece
