@@ -641,20 +641,24 @@ def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
     found = _mentions(body, diagnoses)
     # named once, in an exam finding: not a treated region
     named = Counter(y.region for y in found)  # equal frozensets count as one key
-    eligible = [x for x in found if x.strong or named[x.region] >= 2]
-    every = [x.tokens for x in eligible]
+    # The eligible mentions by their tokens, in order (keys in order of first mention). Each
+    # region is decided by its tokens and the fixed set of all tokens only, so it is decided
+    # once, at its first mention, as the loop over every mention did (its later mentions were
+    # skipped as kept, or failed the same tests); `in`/`<` over the keys are those over the
+    # list of every mention's tokens, duplicates dropped.
+    regions: dict[frozenset[str], list[_Mention]] = {}
+    for x in found:
+        if x.strong or named[x.region] >= 2:
+            regions.setdefault(x.tokens, []).append(x)
     out: list[Phrase] = []
-    kept: list[frozenset[str]] = []
-    for x in eligible:
-        if x.tokens in kept or any(x.tokens < other for other in every):
-            continue  # the same region again, or a less specific mention of another
-        same = [y for y in eligible if y.tokens == x.tokens]
-        if "bilateral" in x.tokens and not any(y.in_diagnosis for y in same) and all(
-            (x.tokens - {"bilateral"}) | {side} in every for side in ("left", "right")
+    for tokens, same in regions.items():
+        if any(tokens < other for other in regions):
+            continue  # a less specific mention of another region
+        if "bilateral" in tokens and not any(y.in_diagnosis for y in same) and all(
+            (tokens - {"bilateral"}) | {side} in regions for side in ("left", "right")
         ):
             continue  # outside a diagnosis, the letter names each side on its own
-        plain = next((y for y in same if not y.attributive), x)
-        kept.append(x.tokens)
+        plain = next((y for y in same if not y.attributive), same[0])
         # what body.phrase(start, end) gives: the value is the span's text, blanks squashed
         out.append(Phrase(value=plain.value, span=body.nt.to_original(plain.start, plain.end)))
         if len(out) >= MAX_PHRASES:

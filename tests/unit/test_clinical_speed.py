@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 
 from imr_llm.letter import clinical
 from imr_llm.letter.clinical import _SCANNED, _SENTENCE_END, _Body, _region_tokens, _scan, _tokens
@@ -166,3 +167,44 @@ def test_qualifier_twin_matches_like_the_original() -> None:
     for piece in pieces:
         want = clinical._QUALIFIER.slow.match(piece) is not None
         assert clinical._QUALIFIER.matches_at(piece, fold(piece), 0) == want, piece
+
+
+def _old_body_parts(found: list[clinical._Mention]) -> list[tuple[str, int, int]]:
+    """`_body_parts`' choice as it was (a pass over every mention), as (value, start, end)."""
+    named = Counter(y.region for y in found)
+    eligible = [x for x in found if x.strong or named[x.region] >= 2]
+    every = [x.tokens for x in eligible]
+    out: list[tuple[str, int, int]] = []
+    kept: list[frozenset[str]] = []
+    for x in eligible:
+        if x.tokens in kept or any(x.tokens < other for other in every):
+            continue
+        same = [y for y in eligible if y.tokens == x.tokens]
+        if "bilateral" in x.tokens and not any(y.in_diagnosis for y in same) and all(
+            (x.tokens - {"bilateral"}) | {side} in every for side in ("left", "right")
+        ):
+            continue
+        plain = next((y for y in same if not y.attributive), x)
+        kept.append(x.tokens)
+        out.append((plain.value, plain.start, plain.end))
+        if len(out) >= clinical.MAX_PHRASES:
+            break
+    return out
+
+
+def test_body_parts_choose_as_the_pass_over_every_mention(monkeypatch) -> None:
+    rng = random.Random(9)
+    nt = normalize("x" * 400)
+    body = _Body(nt, 0, len(nt.text))
+    words = ["left", "right", "bilateral", "knee", "lumbar", "spine", "hand", "upper", "arm"]
+    for _ in range(3000):
+        found = []
+        for i in range(rng.randint(0, 20)):
+            toks = frozenset(rng.sample(words, rng.randint(1, 3)))
+            found.append(clinical._Mention(
+                toks, toks - {"left", "right", "bilateral"}, f"v{i}", i, i + 5,
+                rng.random() < 0.5, rng.random() < 0.3, rng.random() < 0.2,
+            ))
+        monkeypatch.setattr(clinical, "_mentions", lambda body, diagnoses, found=found: found)
+        got = [(p.value, p.span) for p in clinical._body_parts(body, [])]
+        assert got == [(v, nt.to_original(s, e)) for v, s, e in _old_body_parts(found)]
