@@ -481,7 +481,7 @@ class _Mention(NamedTuple):
     start: int
     end: int
     strong: bool
-    attributive: bool
+    region_end: int  # where `_ATTRIBUTIVE` is tried, for the kept regions only
     in_diagnosis: bool
 
 
@@ -610,25 +610,20 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
         if after and not lat:
             end = region_end + len(after)  # the group right after `region`: m.end("after")
         value = " ".join(text[start:end].split())
-        sentence_start = body.sentence_start(start)
-        sentence_end = body.sentence_end(end)
-        if not in_diagnosis and (sentence_start, sentence_end) not in exam:
-            sentence = text[sentence_start:sentence_end]
-            exam[sentence_start, sentence_end] = _EXAM.found(
-                sentence, fold(sentence) if low is None else low[sentence_start:sentence_end]
-            )  # the twin's slice is the sentence's twin (fold(sentence) on ASCII text)
+        if in_diagnosis:
+            strong = True
+        else:  # `in_diagnosis or not <exam finding> or <complaint>`, the sentence looked up
+            sentence_start = body.sentence_start(start)
+            sentence_end = body.sentence_end(end)
+            finding = exam.get((sentence_start, sentence_end))
+            if finding is None:
+                sentence = text[sentence_start:sentence_end]
+                finding = exam[sentence_start, sentence_end] = _EXAM.found(
+                    sentence, fold(sentence) if low is None else low[sentence_start:sentence_end]
+                )  # the twin's slice is the sentence's twin (fold(sentence) on ASCII text)
+            strong = not finding or _COMPLAINT.found(text, low, sentence_start, start)
         toks, bare = _region_tokens(value)
-        out.append(_Mention(
-            tokens=toks,
-            region=bare,
-            value=value,
-            start=start,
-            end=end,
-            strong=(in_diagnosis or not exam[sentence_start, sentence_end]
-                    or _COMPLAINT.found(text, low, sentence_start, start)),
-            attributive=_ATTRIBUTIVE.matches_at(text, low, region_end, body.end),
-            in_diagnosis=in_diagnosis,
-        ))
+        out.append(_Mention(toks, bare, value, start, end, strong, region_end, in_diagnosis))
     return out
 
 
@@ -658,7 +653,9 @@ def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
             (tokens - {"bilateral"}) | {side} in regions for side in ("left", "right")
         ):
             continue  # outside a diagnosis, the letter names each side on its own
-        plain = next((y for y in same if not y.attributive), same[0])
+        # the first mention not used as a modifier (tried in order, for kept regions only)
+        plain = next((y for y in same if not _ATTRIBUTIVE.matches_at(
+            body.text, body.low, y.region_end, body.end)), same[0])
         # what body.phrase(start, end) gives: the value is the span's text, blanks squashed
         out.append(Phrase(value=plain.value, span=body.nt.to_original(plain.start, plain.end)))
         if len(out) >= MAX_PHRASES:

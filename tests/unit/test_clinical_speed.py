@@ -169,7 +169,9 @@ def test_qualifier_twin_matches_like_the_original() -> None:
         assert clinical._QUALIFIER.matches_at(piece, fold(piece), 0) == want, piece
 
 
-def _old_body_parts(found: list[clinical._Mention]) -> list[tuple[str, int, int]]:
+def _old_body_parts(
+    found: list[clinical._Mention], attributive: set[int]
+) -> list[tuple[str, int, int]]:
     """`_body_parts`' choice as it was (a pass over every mention), as (value, start, end)."""
     named = Counter(y.region for y in found)
     eligible = [x for x in found if x.strong or named[x.region] >= 2]
@@ -184,7 +186,7 @@ def _old_body_parts(found: list[clinical._Mention]) -> list[tuple[str, int, int]
             (x.tokens - {"bilateral"}) | {side} in every for side in ("left", "right")
         ):
             continue
-        plain = next((y for y in same if not y.attributive), x)
+        plain = next((y for y in same if y.region_end not in attributive), x)
         kept.append(x.tokens)
         out.append((plain.value, plain.start, plain.end))
         if len(out) >= clinical.MAX_PHRASES:
@@ -197,14 +199,24 @@ def test_body_parts_choose_as_the_pass_over_every_mention(monkeypatch) -> None:
     nt = normalize("x" * 400)
     body = _Body(nt, 0, len(nt.text))
     words = ["left", "right", "bilateral", "knee", "lumbar", "spine", "hand", "upper", "arm"]
+    class Attributive:  # `_ATTRIBUTIVE`, matching where the test says
+        def __init__(self) -> None:
+            self.at: set[int] = set()
+
+        def matches_at(self, text: str, low: str | None, pos: int, end: int) -> bool:
+            return pos in self.at
+
+    stub = Attributive()
+    monkeypatch.setattr(clinical, "_ATTRIBUTIVE", stub)
     for _ in range(3000):
         found = []
         for i in range(rng.randint(0, 20)):
             toks = frozenset(rng.sample(words, rng.randint(1, 3)))
             found.append(clinical._Mention(
                 toks, toks - {"left", "right", "bilateral"}, f"v{i}", i, i + 5,
-                rng.random() < 0.5, rng.random() < 0.3, rng.random() < 0.2,
+                rng.random() < 0.5, i + 3, rng.random() < 0.2,
             ))
+        stub.at = {i + 3 for i in range(len(found)) if rng.random() < 0.3}
         monkeypatch.setattr(clinical, "_mentions", lambda body, diagnoses, found=found: found)
         got = [(p.value, p.span) for p in clinical._body_parts(body, [])]
-        assert got == [(v, nt.to_original(s, e)) for v, s, e in _old_body_parts(found)]
+        assert got == [(v, nt.to_original(s, e)) for v, s, e in _old_body_parts(found, stub.at)]
