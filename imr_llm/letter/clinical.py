@@ -684,7 +684,8 @@ def find_clinical(nt: NormalizedText, span: Span | None) -> ClinicalAnchors:
     if body is None:
         return ClinicalAnchors()
     scan = body.scan
-    blocked = _planted(body)  # one scan for both lists
+    # one scan for both lists; read only at their cues
+    blocked = _planted(body) if scan.diagnosis or scan.prior else []
     diagnoses = _listed(body, scan.diagnosis, _CONDITION, blocked)
     spans = [(p.norm_start, p.norm_end) for p in diagnoses]
     return ClinicalAnchors(
