@@ -517,6 +517,8 @@ class _Scan(NamedTuple):
 
 # The four word-start patterns run over each summary, with alternatives one of which opens
 # every match: `\b` + one_of(words) + more, and for _BODY a side word (its `lat`) or a region.
+# `_scan` reads a `_BODY` match's groups by number: these three, and no others.
+assert _BODY.fast.groups == 3 and _BODY.fast.groupindex == {"lat": 1, "region": 2, "after": 3}
 _SCANNED: tuple[tuple[Folded, list[str]], ...] = (
     (_BODY, [*_SIDE_WORDS, *_REGION_WORDS]),
     (_DIAGNOSIS_CUE, _DIAGNOSIS_WORDS),
@@ -566,8 +568,8 @@ def _scan(body: _Body) -> _Scan:
         q = c.end()
         first = low[q]
         if q >= body_next and first in body_open and (m := body_match(low, q, end)):
-            regions.append((q, m.group("region"), m.group("lat"), m.end("region"),
-                            m.group("after")))
+            lat, region, after = m.groups()  # `_BODY`'s only groups, in this order
+            regions.append((q, region, lat, m.end(2), after))
             body_next = m.end()
         if q >= diag_next and first in diag_open and (m := diag_match(low, q, end)):
             diagnosis.append(m.span())
