@@ -461,7 +461,8 @@ def _listed(
             if accept is not None and long and not accept.found(value, fold(value)):
                 continue
             seen.add(key)
-            out.append(_Located(body.phrase(s, e), s, e))
+            # body.phrase(s, e), its value squashed above already
+            out.append(_Located(Phrase(value=value, span=body.nt.to_original(s, e)), s, e))
             if len(out) >= MAX_PHRASES:
                 return out
     return out
