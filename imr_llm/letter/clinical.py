@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from imr_llm.letter.fold import Folded, fold, lower_pattern, one_of
-from imr_llm.letter.injection import instruction_spans
+from imr_llm.letter.injection import instruction_spans_in
 from imr_llm.letter.normalize import NormalizedText
 
 Span = tuple[int, int]
@@ -433,9 +433,15 @@ class _Located(NamedTuple):
 
 
 def _planted(body: _Body) -> list[Span]:
-    """Normalized spans of the sentences in `body` that give instructions to a reader-model."""
+    """Normalized spans of the sentences in `body` that give instructions to a reader-model.
+
+    `instruction_spans_in` is `instruction_spans` of the stretch, kept on the letter. The
+    summary's stretch is the section's unless the section opens the letter (the lead-in
+    pattern opens with `^`, which a match from a later start never meets), so it is mostly
+    the scan `rules.clinical_summary` asks for too, made once a letter.
+    """
     return [(body.start + s, body.start + e)
-            for s, e in instruction_spans(body.text[body.start : body.end])]
+            for s, e in instruction_spans_in(body.nt, body.start, body.end)]
 
 
 def _listed(
