@@ -238,13 +238,24 @@ def cut_words(text: str, limit: int = MAX_WORDS) -> str:
     return (head[:cut] if cut > len(head) // 2 else head).rstrip(",;: ") + " ..."
 
 
+def _collapsed(text: str) -> str:
+    """`" ".join(text.split())`, and `text` itself when it is so already (the rules backend's
+    rationales are): plain ASCII whose only whitespace is single inner spaces. (For plain
+    ASCII, str.split's whitespace is the space, \t, \n, \r, \v and \f.)"""
+    if (plain_ascii(text) and "  " not in text and "\n" not in text and "\t" not in text
+            and "\r" not in text and "\x0b" not in text and "\x0c" not in text
+            and text[:1] != " " and text[-1:] != " "):
+        return text
+    return " ".join(text.split())
+
+
 def _sentences(rationale: str) -> list[str]:
     """The rationale's sentences, lead-ins and citation tails trimmed.
 
     A long quoted passage ends the text before it: the words on either side of a quotation
     are never one sentence (the letter does not write them together).
     """
-    flat = " ".join(rationale.split())
+    flat = _collapsed(rationale)
     # Every quoted passage opens with '"' or '“': without either there is none to split at.
     pieces = _QUOTED_PASSAGE.split(flat) if "\"" in flat or "“" in flat else [flat]
     out: list[str] = []

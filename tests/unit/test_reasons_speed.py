@@ -278,3 +278,17 @@ def test_planted_sentences_are_passed_over_as_the_reference_does() -> None:
     assert any(reasons.case_reason(t) is None for t in texts)
     for t in texts:
         assert reasons.case_reason(t) == ref_case_reason(t), t
+
+
+def test_collapsed_is_the_split_join() -> None:
+    """_collapsed gives " ".join(text.split()) on any text, collapsed already or not."""
+    import random
+
+    from imr_llm.letter.reasons import _collapsed
+
+    rng = random.Random(14)
+    pool = ["a", "b", ".", " ", "  ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85",
+            "\u2028", "\u00a0", "é"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 12)))
+        assert _collapsed(text) == " ".join(text.split()), repr(text)
