@@ -15,7 +15,7 @@ from imr_llm.letter.clinical import ClinicalAnchors, find_clinical
 from imr_llm.letter.fold import Folded, fold
 from imr_llm.letter.injection import instruction_after, instruction_spans, instruction_spans_in
 from imr_llm.letter.load import Letter
-from imr_llm.letter.normalize import squash
+from imr_llm.letter.normalize import squash, squash_stretch
 from imr_llm.letter.reasons import case_reason, cut_words
 from imr_llm.schema import (
     Case,
@@ -74,7 +74,12 @@ _HEADER_PATHS = (
 
 def sentences(text: str) -> list[str]:
     """Split prose into sentences (good enough for clinical summaries and rationales)."""
-    return [s.strip() for s in _SENTENCE.split(squash(text)) if s.strip()]
+    return _split_squashed(squash(text))
+
+
+def _split_squashed(flat: str) -> list[str]:
+    """`sentences` of text already squashed."""
+    return [s.strip() for s in _SENTENCE.split(flat) if s.strip()]
 
 
 def guideline_sources(*texts: str | None) -> list[str]:
@@ -145,9 +150,10 @@ def clinical_summary(anchors: Anchors) -> str:
     def kept(parts: list[str]) -> list[str]:
         return [s for s in parts if not instruction_spans(s)] if planted else parts
 
-    sents = kept(sentences(body[:2500]))
+    # (squash of a stretch of the normalized text: squash_stretch, on the stripped stretch)
+    sents = kept(_split_squashed(squash_stretch(anchors.norm, body[:2500].strip())))
     if len(sents) < 3:
-        sents = kept(sentences(body))
+        sents = kept(_split_squashed(squash_stretch(anchors.norm, body.strip())))
     return " ".join(sents[:2])[:600]
 
 
