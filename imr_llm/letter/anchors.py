@@ -360,7 +360,8 @@ def _determined_items(nt: NormalizedText) -> list[ItemAnchors]:
 def find_anchors(raw: str) -> Anchors:
     """Normalize `raw`, split it into sections and find every anchor."""
     nt = normalize(raw)
-    sec = split_sections(nt.text)
+    # nt.low, when not None, is fold(nt.text): nt.text.lower() (the text is plain ASCII)
+    sec = split_sections(nt.text, nt.low)
     fields = letter_fields(nt, sec)
     items, notes = _item_anchors(nt, sec)
     if not items and sec.format in ("dwc-2013", "unknown", "dwc-fdl", "professional-review"):
