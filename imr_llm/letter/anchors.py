@@ -57,14 +57,36 @@ _CONCLUSION = Folded(
     + r"\b",
     word_start=True,
 )
-_NEGATIVE = Folded(
-    r"\b(?:not|cannot|never)\b(?:\s+[\w-]+){0,4}?\s+(?:medically\s+)?(?:necessary|appropriate|"
-    r"indicated|recommended|supported|warranted|established|demonstrated|reasonable)|"
-    r"\b(?:not|cannot|never)\b(?:\s+[\w-]+){0,3}?\s+(?:a\s+)?medical\s+necessity|"
-    r"\b(?:no|non|lacks?|lacking|absence\s+of|without)\b(?:\s+[\w-]+){0,2}?\s+medical\s+"
-    r"necessity|medical\s+necessity\b(?:\s+[\w-]+){0,4}?\s+(?:not|cannot|never)\b|"
-    r"\bunnecessary\b|\bnon-?medically\b|n't\s+(?:\w+\s+){0,3}(?:medically\s+)?necessary"
+# A conclusion sentence says "not necessary" when `polarity.NEGATED_NECESSITY` (the same seven
+# branches, one IGNORECASE alternation) matches it anywhere. Whether an alternation matches
+# somewhere is whether one of its branches does (a branch matching at a place is the
+# alternation matching there), so the branches are searched as three patterns that `re` can
+# skip ahead in: the five opening with `\b` and a word (word_start: led by the non-word
+# character before them) and the two opening with a literal ("medical", "n't"). As one
+# alternation, whose branches open with `\b` or differ, it was tried at every character.
+_NEGATIVE = (
+    Folded(
+        r"\b(?:(?:not|cannot|never)\b(?:\s+[\w-]+){0,4}?\s+(?:medically\s+)?(?:necessary|"
+        r"appropriate|indicated|recommended|supported|warranted|established|demonstrated|"
+        r"reasonable)|"
+        r"(?:not|cannot|never)\b(?:\s+[\w-]+){0,3}?\s+(?:a\s+)?medical\s+necessity|"
+        r"(?:no|non|lacks?|lacking|absence\s+of|without)\b(?:\s+[\w-]+){0,2}?\s+medical\s+"
+        r"necessity|"
+        r"unnecessary\b|non-?medically\b)",
+        word_start=True,
+    ),
+    Folded(r"medical\s+necessity\b(?:\s+[\w-]+){0,4}?\s+(?:not|cannot|never)\b"),
+    Folded(r"n't\s+(?:\w+\s+){0,3}(?:medically\s+)?necessary"),
 )
+
+
+def _negated(sentence: str) -> bool:
+    """Whether `polarity.NEGATED_NECESSITY` matches somewhere in `sentence`."""
+    low = fold(sentence)
+    for branch in _NEGATIVE:  # noqa: SIM110 - a loop, not any(generator)
+        if branch.found(sentence, low):
+            return True
+    return False
 
 
 def _line_start(text: str, pos: int) -> int:
@@ -249,7 +271,7 @@ def _last_conclusion(nt: NormalizedText, start: int, end: int) -> re.Match[str] 
     match holds a word another one starts with (necessary, not, considered, ...), so matches
     never overlap, and one starting in a window is found by a search from the window's start.
     """
-    width = 400
+    width = 64  # 95% of rationales end their last conclusion phrase within 50 characters
     while True:
         lo = max(start, end - width)
         last = _CONCLUSION.last(nt.text, nt.low, lo, end)
@@ -269,7 +291,7 @@ def _conclusion(nt: NormalizedText, start: int, end: int) -> Anchor | None:
     e0 = text.find(".", last.end(), end)
     e0 = end if e0 < 0 else e0
     sentence = text[s0:e0]
-    positive = not _NEGATIVE.found(sentence, fold(sentence))
+    positive = not _negated(sentence)
     s = s0 + (len(sentence) - len(sentence.lstrip()))
     e = s0 + len(sentence.rstrip())
     return Anchor("item.conclusion", positive, nt.to_original(s, e), sentence.strip())
@@ -338,7 +360,8 @@ def _determined_items(nt: NormalizedText) -> list[ItemAnchors]:
 def find_anchors(raw: str) -> Anchors:
     """Normalize `raw`, split it into sections and find every anchor."""
     nt = normalize(raw)
-    sec = split_sections(nt.text)
+    # nt.low, when not None, is fold(nt.text): nt.text.lower() (the text is plain ASCII)
+    sec = split_sections(nt.text, nt.low)
     fields = letter_fields(nt, sec)
     items, notes = _item_anchors(nt, sec)
     if not items and sec.format in ("dwc-2013", "unknown", "dwc-fdl", "professional-review"):

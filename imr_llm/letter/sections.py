@@ -80,9 +80,10 @@ class Sections:
         return "" if span is None else text[span[0] : span[1]]
 
 
-def detect_format(text: str) -> Format:
-    """The template whose headings the text carries most; 'unknown' when none match."""
-    flat = text.lower().replace("\n", " ")
+def detect_format(text: str, low: str | None = None) -> Format:
+    """The template whose headings the text carries most; 'unknown' when none match. `low`,
+    when given, is `text.lower()` (a letter's `NormalizedText.low`, lowered once for all)."""
+    flat = (text.lower() if low is None else low).replace("\n", " ")
     best: Format = "unknown"
     best_hits = 0
     for name, markers in _TEMPLATE_MARKERS.items():
@@ -102,9 +103,9 @@ def detect_format(text: str) -> Format:
     return best
 
 
-def split_sections(text: str) -> Sections:
-    """Split normalized letter text into its parts."""
-    fmt = detect_format(text)
+def split_sections(text: str, low: str | None = None) -> Sections:
+    """Split normalized letter text into its parts; `low` as for `detect_format`."""
+    fmt = detect_format(text, low)
     found = {k: r.search(text) for k, r in _HEADING_RES.items()}
     n = len(text)
     starts = sorted(m.start() for m in found.values() if m)
