@@ -18,7 +18,12 @@ from functools import cached_property
 from typing import NamedTuple
 
 from imr_llm.letter.fold import Folded, fold, lower_pattern, one_of
-from imr_llm.letter.injection import instruction_spans_in
+from imr_llm.letter.injection import (
+    INSTRUCTION,
+    INSTRUCTION_WORDS,
+    instruction_spans_in,
+    keep_instruction_spans,
+)
 from imr_llm.letter.normalize import NormalizedText
 
 Span = tuple[int, int]
@@ -534,13 +539,19 @@ _SCANNED: tuple[tuple[Folded, list[str]], ...] = (
 )
 # A lead character (Folded's) before a place where one of those alternatives matches in the
 # lower-cased text: a place where none does is no match of any of the four. One `one_of` over
-# them all tests a place once for the four patterns.
-_CANDIDATE = re.compile(
-    r"[^a-z0-9_](?=" + one_of(lower_pattern(w) for _, words in _SCANNED for w in words) + ")"
+# them all tests a place once for the four patterns. `_CANDIDATE_PLANTED` takes the
+# alternatives of `injection.INSTRUCTION` too (another word-start pattern), for a summary
+# whose instructions are looked for in the same pass.
+_SCANNED_WORDS = [lower_pattern(w) for _, words in _SCANNED for w in words]
+_CANDIDATE = re.compile(r"[^a-z0-9_](?=" + one_of(_SCANNED_WORDS) + ")")
+_CANDIDATE_PLANTED = re.compile(
+    r"[^a-z0-9_](?=" + one_of(_SCANNED_WORDS + [lower_pattern(w) for w in INSTRUCTION_WORDS]) + ")"
 )
 # The character each pattern's matches can open with (`one_of` alternatives open with a
 # literal letter or digit).
 _OPENERS = tuple(frozenset(lower_pattern(w)[0] for w in words) for _, words in _SCANNED)
+_PLANTED_OPENERS = frozenset(lower_pattern(w)[0] for w in INSTRUCTION_WORDS)
+assert INSTRUCTION.lead is not None and not INSTRUCTION.needs  # word_start; no literal filter
 
 
 def _scan(body: _Body) -> _Scan:
@@ -571,7 +582,27 @@ def _scan(body: _Body) -> _Scan:
     prior: list[Span] = []
     radiating: list[Span] = []
     body_next = diag_next = prior_next = rad_next = pos  # where each pattern's next match may be
-    for c in _CANDIDATE.finditer(low, pos - 1, end):
+    # Instructions (`injection.INSTRUCTION`) in the same pass, when the whole text is plain
+    # ASCII: `instruction_spans(text[pos:end])` searches fold of that slice, which is then
+    # `low[pos:end]`. Folded's finditer on the slice tries the twin at the slice's start on
+    # its own (the slice's `\b` sees no character before it: matched on the slice here),
+    # then at each later place q with a lead character at q-1 from the last match's end on,
+    # as above: candidates q > pos. The twin matched in `low` with endpos `end` at q > pos
+    # reads what it reads in the slice (look-behinds reach back one character, to q-1 >= pos;
+    # nothing past `end`), so gives the slice's spans, shifted by pos; and the original
+    # pattern's spans are the twin's (Folded), which is all `instruction_spans` reads.
+    planted: list[Span] | None = None
+    planted_next = end + 1  # no instruction looked for
+    planted_match = INSTRUCTION.fast.match
+    candidates = _CANDIDATE
+    if body.nt.low is not None:
+        candidates = _CANDIDATE_PLANTED
+        planted = []
+        planted_next = pos + 1
+        if pos < end and low[pos] in _PLANTED_OPENERS and (m := planted_match(low[pos:end])):
+            planted.append((pos, pos + m.end()))
+            planted_next = pos + m.end()
+    for c in candidates.finditer(low, pos - 1, end):
         q = c.end()
         first = low[q]
         if q >= body_next and first in body_open and (m := body_match(low, q, end)):
@@ -587,6 +618,11 @@ def _scan(body: _Body) -> _Scan:
         if q >= rad_next and first in rad_open and (m := rad_match(low, q, end)):
             radiating.append(m.span())
             rad_next = m.end()
+        if q >= planted_next and first in _PLANTED_OPENERS and (m := planted_match(low, q, end)):
+            planted.append(m.span())  # type: ignore[union-attr]  # a list when planted_next <= end
+            planted_next = m.end()
+    if planted is not None:
+        keep_instruction_spans(body.nt, pos, end, planted)
     return _Scan(regions, diagnosis, prior, radiating)
 
 
