@@ -12,6 +12,7 @@ import re
 from imr_llm.letter.fold import Folded, fold, one_of
 from imr_llm.letter.header import letter_fields
 from imr_llm.letter.normalize import NormalizedText, normalize, squash, squash_stretch
+from imr_llm.letter.polarity import denies_necessity
 from imr_llm.letter.quantity import QuantityMatch, parse_quantity
 from imr_llm.letter.sections import Sections, split_sections
 from imr_llm.letter.values import Anchor as Anchor
@@ -57,38 +58,6 @@ _CONCLUSION = Folded(
     + r"\b",
     word_start=True,
 )
-# A conclusion sentence says "not necessary" when `polarity.NEGATED_NECESSITY` (the same seven
-# branches, one IGNORECASE alternation) matches it anywhere. Whether an alternation matches
-# somewhere is whether one of its branches does (a branch matching at a place is the
-# alternation matching there), so the branches are searched as three patterns that `re` can
-# skip ahead in: the five opening with `\b` and a word (word_start: led by the non-word
-# character before them) and the two opening with a literal ("medical", "n't"). As one
-# alternation, whose branches open with `\b` or differ, it was tried at every character.
-_NEGATIVE = (
-    Folded(
-        r"\b(?:(?:not|cannot|never)\b(?:\s+[\w-]+){0,4}?\s+(?:medically\s+)?(?:necessary|"
-        r"appropriate|indicated|recommended|supported|warranted|established|demonstrated|"
-        r"reasonable)|"
-        r"(?:not|cannot|never)\b(?:\s+[\w-]+){0,3}?\s+(?:a\s+)?medical\s+necessity|"
-        r"(?:no|non|lacks?|lacking|absence\s+of|without)\b(?:\s+[\w-]+){0,2}?\s+medical\s+"
-        r"necessity|"
-        r"unnecessary\b|non-?medically\b)",
-        word_start=True,
-    ),
-    Folded(r"medical\s+necessity\b(?:\s+[\w-]+){0,4}?\s+(?:not|cannot|never)\b"),
-    Folded(r"n't\s+(?:\w+\s+){0,3}(?:medically\s+)?necessary"),
-)
-
-
-def _negated(sentence: str) -> bool:
-    """Whether `polarity.NEGATED_NECESSITY` matches somewhere in `sentence`."""
-    low = fold(sentence)
-    for branch in _NEGATIVE:  # noqa: SIM110 - a loop, not any(generator)
-        if branch.found(sentence, low):
-            return True
-    return False
-
-
 def _line_start(text: str, pos: int) -> int:
     return text.rfind("\n", 0, pos) + 1
 
@@ -291,7 +260,7 @@ def _conclusion(nt: NormalizedText, start: int, end: int) -> Anchor | None:
     e0 = text.find(".", last.end(), end)
     e0 = end if e0 < 0 else e0
     sentence = text[s0:e0]
-    positive = not _negated(sentence)
+    positive = not denies_necessity(sentence)
     s = s0 + (len(sentence) - len(sentence.lstrip()))
     e = s0 + len(sentence.rstrip())
     return Anchor("item.conclusion", positive, nt.to_original(s, e), sentence.strip())

@@ -41,18 +41,17 @@ INSTRUCTION_WORDS: tuple[str, ...] = (
 # Grouped by first letter (`one_of`), so that `re` rules most words out on their first letter;
 # a group of words before a shared tail is entered at each.
 INSTRUCTION = Folded(r"\b" + one_of(INSTRUCTION_WORDS), word_start=True)
-_INSTRUCTION = INSTRUCTION
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n\s*\n")
 
 
 def instruction_spans(text: str) -> list[Span]:
     """Spans of the sentences of `text` that give instructions to a reader-model."""
-    return sentence_spans(text, (m.span() for m in _INSTRUCTION.finditer(text, fold(text))))
+    return sentence_spans(text, (m.span() for m in INSTRUCTION.finditer(text, fold(text))))
 
 
 def sentence_spans(text: str, found: Iterable[Span]) -> list[Span]:
-    """The sentences of `text` around the spans of `_INSTRUCTION`'s matches in it (`found`,
-    `_INSTRUCTION.finditer(text, fold(text))`'s, in order), overlapping ones merged."""
+    """The sentences of `text` around the spans of `INSTRUCTION`'s matches in it (`found`,
+    `INSTRUCTION.finditer(text, fold(text))`'s, in order), overlapping ones merged."""
     spans: list[Span] = []
     for m_start, m_end in found:
         start = max(text.rfind(". ", 0, m_start) + 2, text.rfind("\n\n", 0, m_start) + 2, 0)
@@ -65,10 +64,14 @@ def sentence_spans(text: str, found: Iterable[Span]) -> list[Span]:
     return spans
 
 
+def _memo_key(start: int, end: int) -> tuple[str, int, int]:
+    return ("instruction_spans", start, end)
+
+
 def instruction_spans_in(nt: NormalizedText, start: int, end: int) -> tuple[Span, ...]:
     """`instruction_spans(nt.text[start:end])`, worked out once per letter and stretch (the
     clinical summary is read for its body parts and for the summary both)."""
-    key = ("instruction_spans", start, end)
+    key = _memo_key(start, end)
     found = nt.memo.get(key)
     if found is None:
         found = nt.memo[key] = tuple(instruction_spans(nt.text[start:end]))
@@ -77,9 +80,9 @@ def instruction_spans_in(nt: NormalizedText, start: int, end: int) -> tuple[Span
 
 def keep_instruction_spans(nt: NormalizedText, start: int, end: int, found: Iterable[Span]) -> None:
     """Keep what `instruction_spans_in(nt, start, end)` gives, from the spans `found` (in `nt.text`,
-    in order) of `_INSTRUCTION.finditer(text, fold(text))` for `text = nt.text[start:end]`
+    in order) of `INSTRUCTION.finditer(text, fold(text))` for `text = nt.text[start:end]`
     (found by the caller's own pass): the sentences around them, as `instruction_spans`."""
-    key = ("instruction_spans", start, end)
+    key = _memo_key(start, end)
     if key not in nt.memo:
         nt.memo[key] = tuple(
             sentence_spans(nt.text[start:end], [(s - start, e - start) for s, e in found]))
@@ -87,10 +90,10 @@ def keep_instruction_spans(nt: NormalizedText, start: int, end: int, found: Iter
 
 def instruction_after(text: str, pos: int) -> bool:
     """Whether `text[pos:]` holds an instruction, for `pos` = 0 or `text[pos - 1]` a character
-    that is no word character (':', ' ', ...): then what `\b` and the lead before a match see
+    that is no word character (':', ' ', ...): then what `\\b` and the lead before a match see
     at `pos` is what they see at the start of `text[pos:]`, so this is
     `bool(instruction_spans(text[pos:]))` without copying the text."""
-    return _INSTRUCTION.found(text, fold(text), pos)
+    return INSTRUCTION.found(text, fold(text), pos)
 
 
 def redact(text: str, spans: list[Span], mark: str = "[instruction-like text removed]") -> str:

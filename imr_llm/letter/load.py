@@ -168,7 +168,7 @@ def _check_text(text: str, label: str) -> None:
 def control_count(text: str) -> int:
     """How many control characters other than tab, LF, form feed and CR `text` holds.
 
-    Counted on its UTF-8 bytes (what `re.findall(r"[\x00-\x08\x0b\x0e-\x1f]")` counts on the
+    Counted on its UTF-8 bytes (what `re.findall(r"[\\x00-\\x08\\x0b\\x0e-\\x1f]")` counts on the
     text, several times faster); surrogatepass lets a lone surrogate through as 3 other bytes.
     """
     data = text.encode("utf-8", "surrogatepass")

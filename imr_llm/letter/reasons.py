@@ -87,7 +87,7 @@ def _led(words: Folded, group: bool = False) -> re.Pattern[str]:
 
     Why: on plain ASCII text the ASCII-mode lower-case twin matches where `slow` does (fold.py).
     A match opens with a word character at a word start, so the character before it is a
-    non-word one (the added space before a match at 0, where "\b" still holds: it sees the
+    non-word one (the added space before a match at 0, where "\\b" still holds: it sees the
     same word character after a non-word one); it ends with a word character at a word end,
     so the next match's leading character lies after it and is never consumed by it. So the
     hits are the matches, each with the character before it. (`Folded.count` and
@@ -241,7 +241,7 @@ def cut_words(text: str, limit: int = MAX_WORDS) -> str:
 def _collapsed(text: str) -> str:
     """`" ".join(text.split())`, and `text` itself when it is so already (the rules backend's
     rationales are): plain ASCII whose only whitespace is single inner spaces. (For plain
-    ASCII, str.split's whitespace is the space, \t, \n, \r, \v and \f.)"""
+    ASCII, str.split's whitespace is the space, tab, LF, CR, VT and FF.)"""
     if (plain_ascii(text) and "  " not in text and "\n" not in text and "\t" not in text
             and "\r" not in text and "\x0b" not in text and "\x0c" not in text
             and text[:1] != " " and text[-1:] != " "):

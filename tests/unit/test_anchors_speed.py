@@ -6,8 +6,7 @@ import itertools
 import random
 import re
 
-from imr_llm.letter.anchors import _negated
-from imr_llm.letter.polarity import NEGATED_NECESSITY
+from imr_llm.letter.polarity import NEGATED_NECESSITY, denies_necessity
 from tests.helpers import real_letters
 
 _WORDS = [
@@ -19,7 +18,7 @@ _WORDS = [
 ]
 
 
-def test_negated_is_the_one_alternation() -> None:
+def test_denies_necessity_is_the_one_alternation() -> None:
     """The three branch patterns find a match exactly when the single alternation does."""
     rng = random.Random(12)
     sentences = [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 12)))
@@ -30,6 +29,6 @@ def test_negated_is_the_one_alternation() -> None:
     hits = 0
     for s in sentences:
         want = NEGATED_NECESSITY.search(s) is not None
-        assert _negated(s) == want, s
+        assert denies_necessity(s) == want, s
         hits += want
     assert 100 < hits < len(sentences) - 100
