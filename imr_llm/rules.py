@@ -147,14 +147,31 @@ def clinical_summary(anchors: Anchors) -> str:
     # Only the first two sentences are used: split a prefix, and the whole body only when the
     # prefix holds fewer than three (so the second sentence is known to be complete).
 
-    def kept(parts: list[str]) -> list[str]:
-        return [s for s in parts if not instruction_spans(s)] if planted else parts
-
     # (squash of a stretch of the normalized text: squash_stretch, on the stripped stretch)
-    sents = kept(_split_squashed(squash_stretch(anchors.norm, body[:2500].strip())))
+    sents = _first_sentences(squash_stretch(anchors.norm, body[:2500].strip()), 3, planted)
     if len(sents) < 3:
-        sents = kept(_split_squashed(squash_stretch(anchors.norm, body.strip())))
+        sents = _first_sentences(squash_stretch(anchors.norm, body.strip()), 2, planted)
     return " ".join(sents[:2])[:600]
+
+
+def _first_sentences(flat: str, count: int, planted: bool) -> list[str]:
+    """The first `count` of `_split_squashed(flat)` (those holding no planted instruction, when
+    `planted`), split no further than they reach: `_SENTENCE.split` cuts at each match of
+    `finditer`, left to right (a match is never empty), so its pieces up to the k-th match are
+    the text between matches."""
+    out: list[str] = []
+    pos = 0
+    for m in _SENTENCE.finditer(flat):
+        piece = flat[pos : m.start()].strip()
+        pos = m.end()
+        if piece and not (planted and instruction_spans(piece)):
+            out.append(piece)
+            if len(out) == count:
+                return out
+    piece = flat[pos:].strip()
+    if piece and not (planted and instruction_spans(piece)):
+        out.append(piece)
+    return out
 
 
 def _clinical(anchors: Anchors, found: ClinicalAnchors) -> Clinical:

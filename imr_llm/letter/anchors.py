@@ -111,6 +111,7 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
     mx = sorted((m for rx in _MX_GUIDES for m in rx.finditer(text, low, i0, i1)),
                 key=lambda m: m.start())
     ra = list(_RATIONALE.finditer(text, low, i0, i1))
+    nt.memo[("rationale_headings", i0, i1)] = len(ra)  # what rationale_headings counts
     intro = _SET_FORTH.search(text, low, i0, i1)
     floor = intro.end() if intro else i0
     items: list[ItemAnchors] = []
@@ -213,8 +214,13 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
 
 
 def rationale_headings(nt: NormalizedText, start: int, end: int) -> int:
-    """How many 'Decision rationale:' headings lie in [start, end) of the normalized text."""
-    return sum(1 for _ in _RATIONALE.finditer(nt.text, nt.low, start, end))
+    """How many 'Decision rationale:' headings lie in [start, end) of the normalized text
+    (counted once: `find_anchors` keeps the count for the issues section)."""
+    key = ("rationale_headings", start, end)
+    found = nt.memo.get(key)
+    if not isinstance(found, int):
+        found = nt.memo[key] = sum(1 for _ in _RATIONALE.finditer(nt.text, nt.low, start, end))
+    return found
 
 
 def _first_between(matches: list[re.Match[str]], lo: int, hi: int) -> re.Match[str] | None:

@@ -70,7 +70,34 @@ class NormalizedText:
         return self.origins[k]
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
-        """Map a normalized [start, end) span to the original text."""
+        """Map a normalized [start, end) span to the original text: (position(start),
+        position(end - 1) + 1), or (position(start),) * 2 when it is empty.
+
+        Most spans lie inside one segment of each map, so the segment found for `start` is
+        tried for `end - 1` before a second search (from the next segment on). The segment a
+        search finds is the last one starting at or before the index; it holds every index up
+        to the next segment's start, and a later index lies in a later segment.
+        """
+        last = end - 1
+        if start < 0 or last < start or last >= len(self.text) or not self.starts:
+            return self._to_original_slow(start, end)
+        via = self.via
+        if via is not None:  # the two ends through `via` (which has no `via` of its own)
+            vs = via.starts
+            k = bisect_right(vs, start) - 1
+            k2 = k if k + 1 == len(vs) or last < vs[k + 1] else bisect_right(vs, last, k + 1) - 1
+            vo, vc = via.origins, via.copied
+            start = vo[k] + (start - vs[k]) if vc[k] else vo[k]
+            last = vo[k2] + (last - vs[k2]) if vc[k2] else vo[k2]
+        starts = self.starts
+        k = bisect_right(starts, start) - 1
+        k2 = k if k + 1 == len(starts) or last < starts[k + 1] else (
+            bisect_right(starts, last, k + 1) - 1)
+        origins, copied = self.origins, self.copied
+        return (origins[k] + (start - starts[k]) if copied[k] else origins[k],
+                (origins[k2] + (last - starts[k2]) if copied[k2] else origins[k2]) + 1)
+
+    def _to_original_slow(self, start: int, end: int) -> tuple[int, int]:
         if end <= start:
             pos = self.position(start)
             return pos, pos

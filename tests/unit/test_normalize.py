@@ -106,3 +106,21 @@ def test_squash_stretch_is_squash_on_normalized_stretches() -> None:
         a, b = sorted((rng.randint(0, len(nt.text)), rng.randint(0, len(nt.text))))
         stretch = nt.text[a:b].strip()
         assert squash_stretch(nt, stretch) == squash(stretch), repr(raw)
+
+
+def test_to_original_is_position_of_both_ends() -> None:
+    """A span maps to (position(start), position(end - 1) + 1), empty ones to one position,
+    whether its ends share a segment of either map or not: on real letters (both maps) and on
+    text with CRs, tabs and ligatures, at every start and a spread of lengths."""
+    rng = random.Random(7)
+    texts = [p.read_text(encoding="utf-8") for p in real_letters()[::12]]
+    texts += ["a  b \r\n c\ufb01d\t\te  \n\n f", "x", "", "one line  two  spaces"]
+    for raw in texts:
+        nt = normalize(raw)
+        size = len(nt.text)
+        for start in range(-1, size + 3, 1 if size < 100 else rng.randint(1, 9)):
+            for end in (start - 1, start, start + 1, start + 2, start + 9, start + 80,
+                        start + 700, size, size + 2):
+                want = (nt.position(start),) * 2 if end <= start else (
+                    nt.position(start), nt.position(end - 1) + 1)
+                assert nt.to_original(start, end) == want, (raw[:40], start, end)
