@@ -108,6 +108,32 @@ def _required(seq: object) -> frozenset[str] | None:
     return frozenset(w for w in best if not any(o != w and o in w for o in best))
 
 
+def literal_prefix(pattern: str, flags: int = 0) -> str:
+    """The literal text every match of `pattern` (case-sensitive) opens with, or "".
+
+    Zero-width items before it (`\\b`, `^`, look-arounds) are passed over: they consume
+    nothing, so a match still starts where the literal does; a leading group is read into.
+    """
+    tree = _parser.parse(pattern, flags)
+    if tree.state.flags & re.IGNORECASE:
+        return ""
+    return _prefix(tree)
+
+
+def _prefix(seq: object) -> str:
+    run: list[str] = []
+    for op, arg in seq:  # type: ignore[attr-defined]  # a parse tree node iterates its items
+        if op is _ops.LITERAL:
+            run.append(chr(arg))
+            continue
+        if not run and op in (_ops.AT, _ops.ASSERT, _ops.ASSERT_NOT):
+            continue
+        if not run and op is _ops.SUBPATTERN and not (arg[1] or arg[2]):
+            return _prefix(arg[3])
+        break
+    return "".join(run)
+
+
 def plain_ascii(text: str) -> bool:
     """Whether `Folded` may search `text` through its twins: ASCII, and none of the four ASCII
     separators U+001C to U+001F, which a Unicode-mode space class matches and an ASCII-mode
@@ -137,7 +163,7 @@ class Folded:
     `count` and `lowered_matches` take the lead pattern's `findall` as it is (no Python loop).
     """
 
-    __slots__ = ("fast", "lead", "needs", "pattern", "slow", "word_end")
+    __slots__ = ("fast", "lead", "needs", "pattern", "prefix", "slow", "word_end")
 
     def __init__(
         self, pattern: str, flags: int = 0, *, word_start: bool = False, word_end: bool = False
@@ -158,6 +184,12 @@ class Folded:
         # none of them holds no match, and is not searched.
         needs = required_literals(lowered, flags & ~re.IGNORECASE)
         self.needs = tuple(sorted(needs)) if needs and len(needs) <= _MAX_NEEDS else ()
+        # The literal every match opens with: the twin's search starts where `str.find` (many
+        # times quicker than `re` stepping through the text) finds it, and nowhere before,
+        # where no match can start. Its search stands in for `needs`.
+        self.prefix = literal_prefix(lowered, flags & ~re.IGNORECASE)
+        if self.prefix:
+            self.needs = ()
 
     def _absent(self, low: str, pos: int, end: int) -> bool:
         """Whether `low[pos:end]` holds none of `needs` (so no match), when there are needs."""
@@ -170,7 +202,17 @@ class Folded:
         return True
 
     def _first(self, low: str, pos: int, end: int) -> tuple[int, int] | None:
-        """(start, end) of the twin's leftmost match in `low[pos:end]`, or None."""
+        """(start, end) of the twin's leftmost match in `low[pos:end]`, or None.
+
+        With a `prefix`, the search starts at its first place at or after `pos` (a match
+        there or later; the lead character just before it): look-behinds and `\\b` still see
+        the text before where a search starts, so what matches there is what matched before.
+        """
+        if self.prefix:
+            found = low.find(self.prefix, pos, end)
+            if found < 0:
+                return None
+            pos = found
         if self.lead is None:
             m = self.fast.search(low, pos, end)
             return None if m is None else m.span()
@@ -183,13 +225,13 @@ class Folded:
 
     def _spans(self, low: str, pos: int, end: int) -> Iterator[tuple[int, int]]:
         """The twin's matches in `low[pos:end]`, left to right, not overlapping (as finditer)."""
-        if self.lead is None:
+        if self.lead is None and not self.prefix:
             for m in self.fast.finditer(low, pos, end):
                 yield m.span()
             return
         while (span := self._first(low, pos, end)) is not None:
             yield span
-            pos = span[1]  # never empty: a word_start match holds at least one character
+            pos = span[1]  # never empty: it holds the prefix, or a word character (word_start)
 
     def search(
         self, text: str, low: str | None, pos: int = 0, endpos: int | None = None

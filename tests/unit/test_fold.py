@@ -118,12 +118,29 @@ def test_required_literals_reads_what_every_match_holds() -> None:
     assert required_literals(r"(?i)knee") is None
 
 
-def test_needs_never_hide_a_match_in_any_window() -> None:
+def test_literal_prefix_reads_what_every_match_opens_with() -> None:
+    """Leading literals, past zero-width items and into a leading group; nothing after a
+    class, an alternation or an optional part, and nothing for a case-insensitive pattern."""
+    from imr_llm.letter.fold import literal_prefix
+
+    assert literal_prefix(r"decision\s+rationale\s*:") == "decision"
+    assert literal_prefix(r"(?<!non-)\bmtus\b") == "mtus"
+    assert literal_prefix(r"(?P<v>case)\s*no") == "case"
+    assert literal_prefix(r"ab?c") == "a"
+    assert literal_prefix(r"x|y") == ""
+    assert literal_prefix(r"(?:ab)+") == ""
+    assert literal_prefix(r"[^a-z](?:foo)") == ""
+    assert literal_prefix(r"(?i)knee") == ""
+
+
+def test_needs_and_prefix_never_hide_a_match_in_any_window() -> None:
     """Searching a stretch without a pattern's required literals finds what the original does
-    (nothing), on every line and sentence-sized window of real letters."""
+    (nothing), and one searched from its prefix's first place finds the original's first
+    match, on every line and sentence-sized window of real letters."""
     texts = [normalize(p.read_text(encoding="utf-8")).text for p in real_letters()[:25]]
     rng = random.Random(3)
-    for rx in (r for r in _all_folded() if r.needs):
+    assert any(r.prefix for r in _all_folded())
+    for rx in (r for r in _all_folded() if r.needs or r.prefix):
         for text in texts:
             low = fold(text)
             cuts = [0, *(i + 1 for i, ch in enumerate(text) if ch == "\n"), len(text)]
