@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate, repeat
 from operator import add, sub
+from typing import NamedTuple
 
 from imr_llm.letter.fold import fold
 
@@ -30,22 +31,41 @@ _LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "
 _WS = re.compile(r"\s+")
 
 
-@dataclass(frozen=True)
-class NormalizedText:
-    """Normalized text and the segments that map it back to the original.
+class Segments(NamedTuple):
+    """A piecewise map: segment k starts at index `starts[k]` and maps to `origins[k]`, as an
+    identity copy when `copied[k]`, else every character in it to `origins[k]`."""
 
-    Segment k starts at normalized index `starts[k]` and original index `origins[k]`; it is an
-    identity copy when `copied[k]`, else every character in it maps to `origins[k]`.
-    """
-
-    text: str
     starts: tuple[int, ...]
     origins: tuple[int, ...]
     copied: tuple[bool, ...]
+
+
+class Lines(NamedTuple):
+    """The map of text whose lines were stripped of the spaces at their breaks: line k starts
+    at index `starts[k]` (n + 1 of them: the last one past the end), its kept characters map
+    as a copy from `origins[k]`, and its "\n" to the original's, one before the original
+    line start `line_starts[k + 1]`."""
+
+    starts: list[int]
+    origins: list[int]
+    line_starts: list[int]
+
+
+@dataclass(frozen=True)
+class NormalizedText:
+    """Normalized text and the map back to the original.
+
+    The map is `segments` (see `Segments`), or for text whose only blanks are spaces and line
+    breaks, `lines` (see `Lines`): a line and its break are two segments, held as one entry.
+    """
+
+    text: str
+    segments: Segments | None
     original_length: int
-    #: A first map, from `text` to an intermediate text that the segments map to the original
-    #: (two passes: blanks at line breaks dropped, then runs of spaces collapsed).
-    via: NormalizedText | None = None
+    lines: Lines | None = None
+    #: A first map, from `text` to an intermediate text that `segments` or `lines` map to the
+    #: original (two passes: blanks at line breaks dropped, then runs of spaces collapsed).
+    via: Segments | None = None
     #: What pure functions of this letter's text worked out once for several readers (e.g.
     #: `injection.instruction_spans_in`); never part of equality.
     memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
@@ -58,44 +78,67 @@ class NormalizedText:
 
     def position(self, index: int) -> int:
         """Original index of normalized character `index`."""
-        if not self.starts or index >= len(self.text):
+        if index >= len(self.text) or not (self.lines or (self.segments and self.segments[0])):
             return self.original_length
         via = self.via
-        if via is not None:  # via.position(index), inline: `via` has no `via` of its own
+        if via is not None:  # via's map, inline
             k = bisect_right(via.starts, index) - 1
             index = via.origins[k] + (index - via.starts[k]) if via.copied[k] else via.origins[k]
-        k = bisect_right(self.starts, index) - 1
-        if self.copied[k]:
-            return self.origins[k] + (index - self.starts[k])
-        return self.origins[k]
+        lines = self.lines
+        if lines is not None:
+            starts = lines.starts
+            k = bisect_right(starts, index) - 1
+            if index < starts[k + 1] - 1:  # in the line, not its break
+                return lines.origins[k] + (index - starts[k])
+            return lines.line_starts[k + 1] - 1
+        seg = self.segments
+        assert seg is not None
+        k = bisect_right(seg.starts, index) - 1
+        if seg.copied[k]:
+            return seg.origins[k] + (index - seg.starts[k])
+        return seg.origins[k]
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalized [start, end) span to the original text: (position(start),
         position(end - 1) + 1), or (position(start),) * 2 when it is empty.
 
-        Most spans lie inside one segment of each map, so the segment found for `start` is
-        tried for `end - 1` before a second search (from the next segment on). The segment a
+        Most spans lie inside one segment (or line) of each map, so the one found for `start`
+        is tried for `end - 1` before a second search (from the next one on). The segment a
         search finds is the last one starting at or before the index; it holds every index up
-        to the next segment's start, and a later index lies in a later segment.
+        to the next one's start, and a later index lies in a later segment.
         """
         last = end - 1
-        if start < 0 or last < start or last >= len(self.text) or not self.starts:
+        lines = self.lines
+        if start < 0 or last < start or last >= len(self.text) or not (
+                lines or (self.segments and self.segments[0])):
             return self._to_original_slow(start, end)
         via = self.via
-        if via is not None:  # the two ends through `via` (which has no `via` of its own)
+        if via is not None:  # the two ends through `via`
             vs = via.starts
             k = bisect_right(vs, start) - 1
             k2 = k if k + 1 == len(vs) or last < vs[k + 1] else bisect_right(vs, last, k + 1) - 1
             vo, vc = via.origins, via.copied
             start = vo[k] + (start - vs[k]) if vc[k] else vo[k]
             last = vo[k2] + (last - vs[k2]) if vc[k2] else vo[k2]
-        starts = self.starts
-        k = bisect_right(starts, start) - 1
-        k2 = k if k + 1 == len(starts) or last < starts[k + 1] else (
-            bisect_right(starts, last, k + 1) - 1)
-        origins, copied = self.origins, self.copied
-        return (origins[k] + (start - starts[k]) if copied[k] else origins[k],
-                (origins[k2] + (last - starts[k2]) if copied[k2] else origins[k2]) + 1)
+        if lines is not None:
+            starts, origins, line_starts = lines
+            k = bisect_right(starts, start) - 1
+            line_end = starts[k + 1] - 1  # where line k's break is
+            first = origins[k] + (start - starts[k]) if start < line_end else line_starts[k + 1] - 1
+            if last < line_end:
+                return first, origins[k] + (last - starts[k]) + 1
+            k2 = k if last == line_end else bisect_right(starts, last, k + 1) - 1
+            line_end = starts[k2 + 1] - 1
+            return first, (origins[k2] + (last - starts[k2]) if last < line_end
+                           else line_starts[k2 + 1] - 1) + 1
+        seg = self.segments
+        assert seg is not None
+        starts_, origins_, copied = seg
+        k = bisect_right(starts_, start) - 1
+        k2 = k if k + 1 == len(starts_) or last < starts_[k + 1] else (
+            bisect_right(starts_, last, k + 1) - 1)
+        return (origins_[k] + (start - starts_[k]) if copied[k] else origins_[k],
+                (origins_[k2] + (last - starts_[k2]) if copied[k2] else origins_[k2]) + 1)
 
     def _to_original_slow(self, start: int, end: int) -> tuple[int, int]:
         if end <= start:
@@ -170,8 +213,6 @@ def _normalize_lines(raw: str) -> NormalizedText:
     """
     lines = raw.split("\n")
     n = len(lines)
-    if n == 1:
-        return _collapse(raw, NormalizedText(raw, (0,), (0,), (True,), len(raw)))
     right = list(map(str.rstrip, lines, repeat(" ", n)))
     right[-1] = lines[-1]
     kept = list(map(str.lstrip, right, repeat(" ", n)))
@@ -182,26 +223,15 @@ def _normalize_lines(raw: str) -> NormalizedText:
     line_starts = list(accumulate(map(add, map(len, lines), repeat(1)), initial=0))  # n + 1
     rests = list(map(add, line_starts, map(sub, map(len, right), kept_sizes)))  # n
     norm_starts = list(accumulate(map(add, kept_sizes, repeat(1)), initial=0))  # n + 1
-    # Per line: its rest (copied), then its "\n" (one character mapped to the break, which is
-    # one before the next line's start); an empty rest is an empty segment, which `position`
-    # never lands in (bisect takes the later one). Interleaved by slice assignment.
-    size = 2 * n - 1
-    starts = [0] * size
-    starts[0::2] = norm_starts[:n]
-    starts[1::2] = map(sub, norm_starts[1:n], repeat(1))
-    origins = [0] * size
-    origins[0::2] = rests
-    origins[1::2] = map(sub, line_starts[1:n], repeat(1))
-    copied = (True, False) * (n - 1) + (True,)
-    text = "\n".join(kept)
-    return _collapse(text, NormalizedText(text, tuple(starts), tuple(origins), copied, len(raw)))
+    return _collapse("\n".join(kept), Lines(norm_starts, rests, line_starts), len(raw))
 
 
-def _collapse(text: str, lines: NormalizedText) -> NormalizedText:
-    """`lines` with each run of 2+ spaces in its text made one space (mapped to the run's start)."""
+def _collapse(text: str, lines: Lines, original_length: int) -> NormalizedText:
+    """The text `lines` maps, each run of 2+ spaces in it made one space (mapped to the run's
+    start) by a `via` map."""
     start = text.find("  ")
     if start < 0:
-        return lines
+        return NormalizedText(text, None, original_length, lines)
     starts: list[int] = []
     origins: list[int] = []
     copied: list[bool] = []
@@ -227,10 +257,8 @@ def _collapse(text: str, lines: NormalizedText) -> NormalizedText:
         origins.append(pos)
         copied.append(True)
     pieces.append(text[pos:])
-    squeezed = "".join(pieces)
-    via = NormalizedText(squeezed, tuple(starts), tuple(origins), tuple(copied), len(text))
-    return NormalizedText(squeezed, lines.starts, lines.origins, lines.copied,
-                          lines.original_length, via)
+    via = Segments(tuple(starts), tuple(origins), tuple(copied))
+    return NormalizedText("".join(pieces), None, original_length, lines, via)
 
 
 def _normalize_runs(raw: str) -> NormalizedText:
@@ -268,12 +296,7 @@ def _normalize_runs(raw: str) -> NormalizedText:
         copied.append(True)
         out.append(raw[pos:])
     return NormalizedText(
-        text="".join(out),
-        starts=tuple(starts),
-        origins=tuple(origins),
-        copied=tuple(copied),
-        original_length=len(raw),
-    )
+        "".join(out), Segments(tuple(starts), tuple(origins), tuple(copied)), len(raw))
 
 
 def squash(text: str) -> str:
