@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imr_llm.api import summarize
 from imr_llm.errors import BudgetExceededError, ConfigError, ImrError, InputError, error_record
+from imr_llm.letter.load import load_letter
 from imr_llm.settings import Settings
 
 LETTER_SUFFIXES = (".txt", ".pdf", ".text")
@@ -92,9 +94,6 @@ def summarize_with_text(
     path: str, settings: Settings, *, keep_text: bool = True
 ) -> tuple[dict[str, Any], str | None]:
     """summarize_record, plus the letter's text as read (the file is read once); None on error."""
-    from imr_llm.api import summarize
-    from imr_llm.letter.load import load_letter
-
     try:
         if not keep_text:
             return summarize(path, settings=settings).model_dump(mode="json"), None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from imr_llm.letter.fold import Folded, fold, one_of
+from imr_llm.letter.fold import Folded, one_of
 from imr_llm.letter.header import letter_fields
 from imr_llm.letter.normalize import NormalizedText, normalize, squash, squash_stretch
 from imr_llm.letter.polarity import denies_necessity
@@ -69,20 +69,22 @@ _PARTIAL_TAIL = Folded(
 _PARTIAL_HEAD = Folded(r"(?:was|were)\s+the\s+original\s+request")
 
 
-def _needs_head(block: str) -> bool:
-    """A partial-authorization tail whose 'X was the original request' lies further up."""
-    low = fold(block)
+def _needs_head(block: str, low: str | None) -> bool:
+    """A partial-authorization tail whose 'X was the original request' lies further up
+    (`low` is `fold(block)`, or None to search `block` itself)."""
     return _PARTIAL_TAIL.found(block, low) and not _PARTIAL_HEAD.found(block, low)
 
 
-def _block_start(text: str, floor: int, mark_line: int, mark_end: int) -> int:
+def _block_start(nt: NormalizedText, floor: int, mark_line: int, mark_end: int) -> int:
     """Walk back from the decision line over wrapped lines that do not end a sentence."""
+    text, low = nt.text, nt.low
     start = mark_line
     taken = 0
     while start > floor and taken < 10:
         prev_start = max(_line_start(text, start - 1), floor)
         prev = text[prev_start : start - 1].strip()
-        need_more = _needs_head(text[start:mark_end])
+        # (a slice of the letter's folded text is the slice's fold)
+        need_more = _needs_head(text[start:mark_end], low and low[start:mark_end])
         if not prev and not need_more:
             break
         if (
@@ -122,7 +124,7 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
         # A decision word alone on its line: the service is on the line(s) above.
         if text[mark_line : mark.start()].strip() == "" and mark_line > lo:
             mark_line = _line_start(text, mark_line - 1)
-        starts.append(_block_start(text, max(lo, floor), max(mark_line, lo), mark.start()))
+        starts.append(_block_start(nt, max(lo, floor), max(mark_line, lo), mark.start()))
     for k, mark in enumerate(marks):
         start = starts[k]
         block = text[start : mark.start()]

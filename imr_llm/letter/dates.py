@@ -25,11 +25,11 @@ def parse_date(text: str) -> str | None:
     """'11/18/2016', '11-18-16', 'November 18, 2016', '2016-11-18' -> '2016-11-18'; else None."""
     text = text.strip()
     iso = _ISO.fullmatch(text)
-    m = _NUMERIC.fullmatch(text)
+    m = None if iso else _NUMERIC.fullmatch(text)
     if iso:
-        year, month, day = (int(g) for g in iso.groups())
+        year, month, day = int(iso[1]), int(iso[2]), int(iso[3])
     elif m:
-        month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        month, day, year = int(m[1]), int(m[2]), int(m[3])
         if year < 100:
             year += 2000 if year < 50 else 1900
     else:

@@ -279,11 +279,11 @@ def test_sigterm_inside_a_letter_is_not_recorded_as_its_error(
     inputs: tuple[Path, list[Path], list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SIGTERM while a letter is being summarized stops the run without an error record for it."""
-    import imr_llm.api
+    import imr_llm.batch
 
     folder, good, broken = inputs
     paths, _ = expand_inputs([str(folder)])
-    real = imr_llm.api.summarize
+    real = imr_llm.batch.summarize
     calls: list[str] = []
 
     def summarize_then_sigterm(letter: Any, **kw: Any) -> Any:
@@ -292,7 +292,7 @@ def test_sigterm_inside_a_letter_is_not_recorded_as_its_error(
             os.kill(os.getpid(), signal.SIGTERM)  # the handler runs inside this call
         return real(letter, **kw)
 
-    monkeypatch.setattr(imr_llm.api, "summarize", summarize_then_sigterm)
+    monkeypatch.setattr(imr_llm.batch, "summarize", summarize_then_sigterm)
     out = tmp_path / "results.jsonl"
     handler = signal.getsignal(signal.SIGTERM)
     stats = run_batch(paths, out, RULES, concurrency=1)
@@ -301,7 +301,7 @@ def test_sigterm_inside_a_letter_is_not_recorded_as_its_error(
     recs = records(out)
     assert [r["source"]["path"] for r in recs] == calls[:4]
     assert all(r.get("error", {}).get("type") != "InternalError" for r in recs)
-    monkeypatch.setattr(imr_llm.api, "summarize", real)
+    monkeypatch.setattr(imr_llm.batch, "summarize", real)
     run_batch(paths, out, RULES, concurrency=1)
     final = records(out)
     assert paths_of(final) == Counter(str(p) for p in good + broken)
