@@ -538,15 +538,59 @@ _SCANNED: tuple[tuple[Folded, list[str]], ...] = (
     (_RADIATING, _RADIATING_WORDS),
 )
 # A lead character (Folded's) before a place where one of those alternatives matches in the
-# lower-cased text: a place where none does is no match of any of the four. One `one_of` over
+# lower-cased text: a place where none does is no match of any of the four. One pattern over
 # them all tests a place once for the four patterns. `_CANDIDATE_PLANTED` takes the
 # alternatives of `injection.INSTRUCTION` too (another word-start pattern), for a summary
 # whose instructions are looked for in the same pass.
 _SCANNED_WORDS = [lower_pattern(w) for _, words in _SCANNED for w in words]
-_CANDIDATE = re.compile(r"[^a-z0-9_](?=" + one_of(_SCANNED_WORDS) + ")")
-_CANDIDATE_PLANTED = re.compile(
-    r"[^a-z0-9_](?=" + one_of(_SCANNED_WORDS + [lower_pattern(w) for w in INSTRUCTION_WORDS]) + ")"
-)
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _literal_prefix(alternative: str) -> tuple[str, str]:
+    """(the letters and digits `alternative` opens with, the rest): "shoulders?" -> ("shoulder",
+    "s?") (a quantified character belongs to the rest), "low[\\s-]?back" -> ("low", ...)."""
+    i = 0
+    while i < len(alternative) and alternative[i] in _WORD_CHARS:
+        i += 1
+    if i < len(alternative) and alternative[i] in "?*+{":
+        i -= 1
+    return alternative[:i], alternative[i:]
+
+
+def _lead_trie(alternatives: list[str]) -> re.Pattern[str]:
+    """A lead character, then the literal prefixes of `alternatives` as a trie, each followed
+    by a look-ahead for its rest: it matches at a lead character c exactly where one of the
+    alternatives matches at c + 1, and the match starts at c.
+
+    Only whether some alternative matches is asked, so they may be regrouped and reordered: a
+    shared first letter, then a shared second one, ... is tested once, not once per
+    alternative (`one_of` shares the first only), and a prefix that matches with an empty rest
+    ends the test there. The prefix is consumed, not looked ahead at (a look-ahead around the
+    whole costs more): it is letters and digits, which hold no lead character, so the search
+    resumes before the next lead character and no place is passed over. Each alternative has no
+    top-level `|` (`one_of` takes them as such), so its rest is a pattern on its own.
+    """
+    root: dict[str, dict] = {}
+    for alternative in alternatives:
+        prefix, rest = _literal_prefix(alternative)
+        node = root
+        for ch in prefix:
+            node = node.setdefault(ch, {})
+        node.setdefault("", []).append(rest)  # type: ignore[attr-defined]  # the rests' list
+
+    def emit(node: dict) -> str:
+        rests = list(dict.fromkeys(node.get("", [])))
+        if "" in rests:
+            return ""  # the prefix alone is a match: nothing after it need be tested
+        parts = ["(?=" + "|".join(rests) + ")"] if rests else []
+        parts += [ch + emit(child) for ch, child in node.items() if ch]
+        return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+
+    return re.compile(r"[^a-z0-9_]" + emit(root))
+
+
+_CANDIDATE = _lead_trie(_SCANNED_WORDS)
+_CANDIDATE_PLANTED = _lead_trie(_SCANNED_WORDS + [lower_pattern(w) for w in INSTRUCTION_WORDS])
 # The character each pattern's matches can open with (`one_of` alternatives open with a
 # literal letter or digit).
 _OPENERS = tuple(frozenset(lower_pattern(w)[0] for w in words) for _, words in _SCANNED)
@@ -561,7 +605,8 @@ def _scan(body: _Body) -> _Scan:
     match's end (at first: the summary's start) where a lead character [^a-z0-9_] sits at q-1
     and the lower-cased twin matches at q. Every such place is a `_CANDIDATE` (its lead
     character is one, and the alternative that opens the match matches there), and
-    `_CANDIDATE` finds each: it takes that one lead character only. So trying the twin at the
+    `_CANDIDATE` finds each, one lead character after it: it takes that one and letters after
+    it, no lead character (`_lead_trie`). So trying the twin at the
     candidates from the last match's end on, in order, gives Folded's matches; the twin's match
     has the original's spans and groups; their text is lower-cased, which no check on them can
     tell (`lat` and `after` count by being there and by length, `region` is lower-cased or
@@ -603,7 +648,7 @@ def _scan(body: _Body) -> _Scan:
             planted.append((pos, pos + m.end()))
             planted_next = pos + m.end()
     for c in candidates.finditer(low, pos - 1, end):
-        q = c.end()
+        q = c.start() + 1  # the place after the lead character
         first = low[q]
         if q >= body_next and first in body_open and (m := body_match(low, q, end)):
             lat, region, after = m.groups()  # `_BODY`'s only groups, in this order

@@ -253,3 +253,28 @@ def test_scan_keeps_the_instruction_spans_of_the_stretch() -> None:
             want = tuple(instruction_spans(body.text[start:end]))
             assert body.nt.memo[("instruction_spans", start, end)] == want
             assert instruction_spans_in(body.nt, start, end) == want
+
+
+def test_lead_trie_finds_the_places_of_the_alternatives() -> None:
+    """`_lead_trie`'s matches start at each lead character where an alternative matches next
+    (what a look-ahead over `one_of` of them finds), on the summaries' twins and on words cut
+    short or run on."""
+    from imr_llm.letter.clinical import _CANDIDATE_PLANTED, _SCANNED_WORDS, _lead_trie
+    from imr_llm.letter.fold import lower_pattern, one_of
+    from imr_llm.letter.injection import INSTRUCTION_WORDS
+
+    words = _SCANNED_WORDS + [lower_pattern(w) for w in INSTRUCTION_WORDS]
+    want_rx = re.compile(r"[^a-z0-9_](?=" + one_of(words) + ")")
+    assert _lead_trie(words).pattern == _CANDIDATE_PLANTED.pattern
+    pieces = [p.lower() for p in _PIECES] + [
+        "lowback", "low-back", "lowe", "leg", "legs", "legacy", "diagnos", "diagnoses are:",
+        "treatments to date", "treatment", "the treatment and diagnostic testing to date:",
+        "ignore all previous instructions", "x-ray", "9", "_", "radiating into", "l", "",
+    ]
+    rng = random.Random(7)
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) + rng.choice(["", " ", "\n", ", "]) for _ in range(30))
+        for pos in (0, 1, len(text) // 2):
+            assert [m.start() for m in _CANDIDATE_PLANTED.finditer(text, pos)] == [
+                m.start() for m in want_rx.finditer(text, pos)
+            ]
