@@ -123,6 +123,16 @@ _QUALIFIER = Folded(
     r"with(?:out)?\s+[\w\s]+healing|[\w\s-]+\blevel|"
     r"[a-z]+\s+(?:encounter|type)|(?:(?:left|right|bilateral)\s+)?(?:" + _REGIONS_WORDS + r"))$"
 )
+# How a `_QUALIFIER` match of a lower-cased fragment ends: the last word of one of its
+# alternatives (`$` would match before a final "\n" too, but fragments are trimmed), unless
+# it opens with "unspecified" (then any word may end it). Most fragments end otherwise, and
+# are no match without the regex tried.
+_QUALIFIER_ENDS = (
+    "initial", "subsequent", "encounter", "sequela", "left", "right", "bilateral", "side",
+    "region", "classified", "healing", "level", "type", "arm", "leg", "hand", "shoulder", "knee",
+    "hip", "wrist", "ankle", "elbow", "foot", "feet", "neck", "back", "arms", "legs", "hands",
+    "shoulders", "knees", "hips", "wrists", "ankles", "elbows",
+)
 _CONDITION = Folded(
     r"\b(?:strain|sprain|pain|syndrome|disorder|disease|fracture|tear|radiculopathy|radiculitis|"
     r"contusion|injury|injuries|tendonitis|tendinitis|tendinosis|bursitis|arthritis|arthrosis|"
@@ -321,9 +331,15 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if s >= e:
             continue
         # `low[s - start : e - start]` is fold(text[s:e]) (ASCII: lower-casing keeps indices)
-        if merged and _QUALIFIER.matches_at(
-            text[s:e], None if low is None else low[s - start : e - start], 0
-        ):
+        if not merged:
+            qualifies = False
+        elif low is None:
+            qualifies = _QUALIFIER.slow.match(text[s:e]) is not None
+        else:
+            piece = low[s - start : e - start]
+            qualifies = (piece.endswith(_QUALIFIER_ENDS) or piece.startswith("unspecified")) and (
+                _QUALIFIER.fast.match(piece) is not None)
+        if qualifies:
             merged[-1] = (merged[-1][0], e)  # "..., subsequent encounter" stays one condition
         else:
             merged.append((s, e))
@@ -403,7 +419,13 @@ class _Body:
         """
         text, start = self.nt.text, self.start
         dot = text.rfind(". ", start, pos)
-        return max(dot, text.rfind(".\n", max(dot + 1, start), pos), start)
+        # the max() of the three, written out (a call to max() costs more than the searches)
+        if dot < start:
+            dot = start - 1  # none found: ".\n" is looked for from `start` on, as max() did
+        line = text.rfind(".\n", dot + 1, pos)
+        if line > dot:
+            return line
+        return dot if dot >= start else start
 
     @cached_property
     def _last_stop(self) -> list[int]:
@@ -423,7 +445,7 @@ class _Body:
         last = self._last_stop
         if last[0] <= pos <= last[1]:
             return last[1]
-        stop = _SENTENCE_END.search(self.text, pos, self.end)
+        stop = _SENTENCE_END.search(self.nt.text, pos, self.end)
         last[0] = pos
         last[1] = stop.start() if stop else self.end
         return last[1]
@@ -484,6 +506,9 @@ def _listed(
 _ATTRIBUTIVE = Folded(
     r"\s*(?:[-\s]sided\s+)?(?:" + _CONDITION.pattern[5:-3] + r"|complaints?|symptoms?|surgery)s?\b"
 )
+
+
+_new_tuple = tuple.__new__
 
 
 class _Mention(NamedTuple):
@@ -674,16 +699,25 @@ def _scan(body: _Body) -> _Scan:
 def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
     text = body.text
     low = body.low
+    body_start = body.start
     zones = _radiation_zones(body)
+    # Whether the summary holds "into" or "down" at all (in the twin): a stretch of it without
+    # either is no `_NEAR_RADIATING` match (below), and most summaries hold neither.
+    into_down = low is not None and (
+        low.find("into", body_start, body.end) >= 0 or low.find("down", body_start, body.end) >= 0)
+    # What the patient complains of can be found only where `_COMPLAINT`'s literals are.
+    complaint = low is None or not _COMPLAINT.needs or any(
+        low.find(literal, body_start, body.end) >= 0 for literal in _COMPLAINT.needs)
     out: list[_Mention] = []
     exam: dict[Span, bool] = {}  # sentence -> whether it reads as an exam finding (mentions share)
     for start, region, lat, region_end, after in body.scan.regions:
-        floor = max(body.start, start - 40)
+        floor = start - 40 if start - 40 > body_start else body_start  # max(), written out
         if low is not None:
             # `_near_radiating(text[floor:start])`: a match holds "into" or "down", in the
             # twin's slice as in that one lower-cased (case-equivalents are letters, not caseless)
-            near = ((low.find("into", floor, start) >= 0 or low.find("down", floor, start) >= 0)
-                    and _NEAR_RADIATING.search(text[floor:start]) is not None)
+            near = into_down and (
+                (low.find("into", floor, start) >= 0 or low.find("down", floor, start) >= 0)
+                and _NEAR_RADIATING.search(text[floor:start]) is not None)
         else:
             near = _near_radiating(text[floor:start])
         if near or (zones and any(zs <= start < ze for zs, ze in zones)):
@@ -698,7 +732,9 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
             if ds <= start < de:
                 in_diagnosis = True
                 break
-        if _SYMPTOM_REGIONS.match(region) and not in_diagnosis:
+        # a `_SYMPTOM_REGIONS` match opens with "leg" or "low" in some case (no other
+        # character matches one of those letters IGNORECASE), so the rest skip the regex
+        if not in_diagnosis and plain[:3] in ("leg", "low") and _SYMPTOM_REGIONS.match(region):
             continue
         end = region_end
         if after and not lat:
@@ -715,9 +751,12 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
                 finding = exam[sentence_start, sentence_end] = _EXAM.found(
                     sentence, fold(sentence) if low is None else low[sentence_start:sentence_end]
                 )  # the twin's slice is the sentence's twin (fold(sentence) on ASCII text)
-            strong = not finding or _COMPLAINT.found(text, low, sentence_start, start)
+            strong = not finding or (complaint
+                                     and _COMPLAINT.found(text, low, sentence_start, start))
         toks, bare = _region_tokens(value)
-        out.append(_Mention(toks, bare, value, start, end, strong, region_end, in_diagnosis))
+        # _Mention(...) without its generated __new__ (a Python frame per mention)
+        out.append(_new_tuple(
+            _Mention, (toks, bare, value, start, end, strong, region_end, in_diagnosis)))
     return out
 
 

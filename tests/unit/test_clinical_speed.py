@@ -278,3 +278,28 @@ def test_lead_trie_finds_the_places_of_the_alternatives() -> None:
             assert [m.start() for m in _CANDIDATE_PLANTED.finditer(text, pos)] == [
                 m.start() for m in want_rx.finditer(text, pos)
             ]
+
+
+def test_qualifier_matches_end_as_its_prefilter_says() -> None:
+    """Every `_QUALIFIER` match of a lower-cased fragment ends with one of `_QUALIFIER_ENDS`
+    or opens with "unspecified", so the fragments that do neither skip the regex."""
+    from imr_llm.letter.clinical import _QUALIFIER, _QUALIFIER_ENDS
+
+    words = [
+        "initial", "subsequent", "encounter", "sequela", "unspecified", "left", "right",
+        "bilateral", "side", "arm", "leg", "upper", "lower", "hand", "shoulder", "shoulders",
+        "knee", "knees", "hip", "hips", "wrist", "ankle", "elbow", "foot", "feet", "neck", "back",
+        "arms", "legs", "region", "not", "elsewhere", "classified", "with", "without",
+        "routine", "delayed", "healing", "xhealing", "cervical", "level", "-level", "type",
+        "strain", "sprain", "of", "the", "lumbar", "pain", "x", "2", "_",
+    ]
+    rng = random.Random(3)
+    fragments = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 5)))
+                 for _ in range(20000)]
+    fragments += [a + sep + b for a in words for b in words for sep in (" ", "-", "  ", "\n")]
+    matched = 0
+    for fragment in fragments:
+        if _QUALIFIER.fast.match(fragment):
+            matched += 1
+            assert fragment.endswith(_QUALIFIER_ENDS) or fragment.startswith("unspecified")
+    assert matched > 1000
