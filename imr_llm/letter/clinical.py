@@ -564,9 +564,8 @@ _SCANNED: tuple[tuple[Folded, list[str]], ...] = (
 )
 # A lead character (Folded's) before a place where one of those alternatives matches in the
 # lower-cased text: a place where none does is no match of any of the four. One pattern over
-# them all tests a place once for the four patterns. `_CANDIDATE_PLANTED` takes the
-# alternatives of `injection.INSTRUCTION` too (another word-start pattern), for a summary
-# whose instructions are looked for in the same pass.
+# them all tests a place once for the four patterns, and for the alternatives of
+# `injection.INSTRUCTION` (another word-start pattern), looked for in the same pass.
 _SCANNED_WORDS = [lower_pattern(w) for _, words in _SCANNED for w in words]
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
@@ -614,8 +613,7 @@ def _lead_trie(alternatives: list[str]) -> re.Pattern[str]:
     return re.compile(r"[^a-z0-9_]" + emit(root))
 
 
-_CANDIDATE = _lead_trie(_SCANNED_WORDS)
-_CANDIDATE_PLANTED = _lead_trie(_SCANNED_WORDS + [lower_pattern(w) for w in INSTRUCTION_WORDS])
+_CANDIDATES = _lead_trie(_SCANNED_WORDS + [lower_pattern(w) for w in INSTRUCTION_WORDS])
 # The character each pattern's matches can open with (`one_of` alternatives open with a
 # literal letter or digit).
 _OPENERS = tuple(frozenset(lower_pattern(w)[0] for w in words) for _, words in _SCANNED)
@@ -628,11 +626,11 @@ def _scan(body: _Body) -> _Scan:
 
     Folded finds a word-start pattern's next match at the first place q at or after the last
     match's end (at first: the summary's start) where a lead character [^a-z0-9_] sits at q-1
-    and the lower-cased twin matches at q. Every such place is a `_CANDIDATE` (its lead
-    character is one, and the alternative that opens the match matches there), and
-    `_CANDIDATE` finds each, one lead character after it: it takes that one and letters after
-    it, no lead character (`_lead_trie`). So trying the twin at the
-    candidates from the last match's end on, in order, gives Folded's matches; the twin's match
+    and the lower-cased twin matches at q. Every such place is one after a `_CANDIDATES` match's
+    start (its lead character is one, and the alternative that opens the match matches
+    there), and `_CANDIDATES` finds each: a match takes that one and letters after it, no lead
+    character (`_lead_trie`). So trying the twin at the candidates from the last match's end
+    on, in order, gives Folded's matches; the twin's match
     has the original's spans and groups; their text is lower-cased, which no check on them can
     tell (`lat` and `after` count by being there and by length, `region` is lower-cased or
     matched IGNORECASE). Without a twin (or from 0, where Folded tries a match apart)
@@ -652,27 +650,24 @@ def _scan(body: _Body) -> _Scan:
     prior: list[Span] = []
     radiating: list[Span] = []
     body_next = diag_next = prior_next = rad_next = pos  # where each pattern's next match may be
-    # Instructions (`injection.INSTRUCTION`) in the same pass, when the whole text is plain
-    # ASCII: `instruction_spans(text[pos:end])` searches fold of that slice, which is then
-    # `low[pos:end]`. Folded's finditer on the slice tries the twin at the slice's start on
+    # Instructions (`injection.INSTRUCTION`) in the same pass: `instruction_spans(text[pos:end])`
+    # searches fold of that slice, which is `low[pos:end]` when the slice is plain ASCII (and
+    # when it is not, the original pattern on the slice, which matches as the twin does where
+    # every character not ASCII is caseless: `_Body.low`). Folded's finditer on the slice
+    # tries the twin at the slice's start on
     # its own (the slice's `\b` sees no character before it: matched on the slice here),
     # then at each later place q with a lead character at q-1 from the last match's end on,
     # as above: candidates q > pos. The twin matched in `low` with endpos `end` at q > pos
     # reads what it reads in the slice (look-behinds reach back one character, to q-1 >= pos;
     # nothing past `end`), so gives the slice's spans, shifted by pos; and the original
     # pattern's spans are the twin's (Folded), which is all `instruction_spans` reads.
-    planted: list[Span] | None = None
-    planted_next = end + 1  # no instruction looked for
+    planted: list[Span] = []
+    planted_next = pos + 1
     planted_match = INSTRUCTION.fast.match
-    candidates = _CANDIDATE
-    if body.nt.low is not None:
-        candidates = _CANDIDATE_PLANTED
-        planted = []
-        planted_next = pos + 1
-        if pos < end and low[pos] in _PLANTED_OPENERS and (m := planted_match(low[pos:end])):
-            planted.append((pos, pos + m.end()))
-            planted_next = pos + m.end()
-    for c in candidates.finditer(low, pos - 1, end):
+    if pos < end and low[pos] in _PLANTED_OPENERS and (m := planted_match(low[pos:end])):
+        planted.append((pos, pos + m.end()))
+        planted_next = pos + m.end()
+    for c in _CANDIDATES.finditer(low, pos - 1, end):
         q = c.start() + 1  # the place after the lead character
         first = low[q]
         if q >= body_next and first in body_open and (m := body_match(low, q, end)):
@@ -689,10 +684,9 @@ def _scan(body: _Body) -> _Scan:
             radiating.append(m.span())
             rad_next = m.end()
         if q >= planted_next and first in _PLANTED_OPENERS and (m := planted_match(low, q, end)):
-            planted.append(m.span())  # type: ignore[union-attr]  # a list when planted_next <= end
+            planted.append(m.span())
             planted_next = m.end()
-    if planted is not None:
-        keep_instruction_spans(body.nt, pos, end, planted)
+    keep_instruction_spans(body.nt, pos, end, planted)
     return _Scan(regions, diagnosis, prior, radiating)
 
 

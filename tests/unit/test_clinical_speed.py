@@ -259,13 +259,13 @@ def test_lead_trie_finds_the_places_of_the_alternatives() -> None:
     """`_lead_trie`'s matches start at each lead character where an alternative matches next
     (what a look-ahead over `one_of` of them finds), on the summaries' twins and on words cut
     short or run on."""
-    from imr_llm.letter.clinical import _CANDIDATE_PLANTED, _SCANNED_WORDS, _lead_trie
+    from imr_llm.letter.clinical import _CANDIDATES, _SCANNED_WORDS, _lead_trie
     from imr_llm.letter.fold import lower_pattern, one_of
     from imr_llm.letter.injection import INSTRUCTION_WORDS
 
     words = _SCANNED_WORDS + [lower_pattern(w) for w in INSTRUCTION_WORDS]
     want_rx = re.compile(r"[^a-z0-9_](?=" + one_of(words) + ")")
-    assert _lead_trie(words).pattern == _CANDIDATE_PLANTED.pattern
+    assert _lead_trie(words).pattern == _CANDIDATES.pattern
     pieces = [p.lower() for p in _PIECES] + [
         "lowback", "low-back", "lowe", "leg", "legs", "legacy", "diagnos", "diagnoses are:",
         "treatments to date", "treatment", "the treatment and diagnostic testing to date:",
@@ -275,7 +275,7 @@ def test_lead_trie_finds_the_places_of_the_alternatives() -> None:
     for _ in range(300):
         text = "".join(rng.choice(pieces) + rng.choice(["", " ", "\n", ", "]) for _ in range(30))
         for pos in (0, 1, len(text) // 2):
-            assert [m.start() for m in _CANDIDATE_PLANTED.finditer(text, pos)] == [
+            assert [m.start() for m in _CANDIDATES.finditer(text, pos)] == [
                 m.start() for m in want_rx.finditer(text, pos)
             ]
 
@@ -303,3 +303,27 @@ def test_qualifier_matches_end_as_its_prefilter_says() -> None:
             matched += 1
             assert fragment.endswith(_QUALIFIER_ENDS) or fragment.startswith("unspecified")
     assert matched > 1000
+
+
+def test_scan_keeps_the_instruction_spans_where_characters_are_caseless() -> None:
+    """Text with caseless characters that are not ASCII ('°', '–', ...) has no letter-wide
+    twin (`nt.low`), but the summary's twin finds the instructions `instruction_spans` does."""
+    rng = random.Random(11)
+    pieces = [*_PLANTED_PIECES, "°", "–", "×", "®", "“", "”", "•"]
+    checked = 0
+    for _ in range(300):
+        raw = "".join(rng.choice(pieces) + rng.choice(["", " ", "\n"]) for _ in range(30))
+        nt = normalize(raw)
+        size = len(nt.text)
+        for start, end in ((1, size), (size // 3, size), (5, size - 7),
+                           (rng.randrange(1, size), size)):
+            if not 0 < start <= end:
+                continue
+            body = _Body(normalize(raw), start, end)
+            if body.low is None:
+                continue
+            checked += body.nt.low is None
+            _scan(body)
+            want = tuple(instruction_spans(body.text[start:end]))
+            assert body.nt.memo[("instruction_spans", start, end)] == want
+    assert checked > 100
