@@ -39,6 +39,20 @@ class Phrase:
     how: str = "exact"  # "exact": the span's text is the value, modulo whitespace
 
 
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+_new_tuple = tuple.__new__  # a NamedTuple without its generated __new__ (a Python frame)
+
+
+def _phrase(value: str, span: Span) -> Phrase:
+    """`Phrase(value=value, span=span)`, built as its frozen dataclass `__init__` builds it (the
+    fields in the instance's `__dict__`, in order) but in one step instead of one
+    `object.__setattr__` per field: equal, hashed and printed alike."""
+    phrase = _new_object(Phrase)
+    _set_attribute(phrase, "__dict__", {"value": value, "span": span, "how": "exact"})
+    return phrase
+
+
 @dataclass(frozen=True)
 class ClinicalAnchors:
     diagnoses: tuple[Phrase, ...] = ()
@@ -495,7 +509,7 @@ def _listed(
                 continue
             seen.add(key)
             # body.phrase(s, e), its value squashed above already
-            out.append(_Located(Phrase(value=value, span=body.nt.to_original(s, e)), s, e))
+            out.append(_new_tuple(_Located, (_phrase(value, body.nt.to_original(s, e)), s, e)))
             if len(out) >= MAX_PHRASES:
                 return out
     return out
@@ -506,9 +520,6 @@ def _listed(
 _ATTRIBUTIVE = Folded(
     r"\s*(?:[-\s]sided\s+)?(?:" + _CONDITION.pattern[5:-3] + r"|complaints?|symptoms?|surgery)s?\b"
 )
-
-
-_new_tuple = tuple.__new__
 
 
 class _Mention(NamedTuple):
@@ -784,7 +795,7 @@ def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
         plain = next((y for y in same if not _ATTRIBUTIVE.matches_at(
             body.text, body.low, y.region_end, body.end)), same[0])
         # what body.phrase(start, end) gives: the value is the span's text, blanks squashed
-        out.append(Phrase(value=plain.value, span=body.nt.to_original(plain.start, plain.end)))
+        out.append(_phrase(plain.value, body.nt.to_original(plain.start, plain.end)))
         if len(out) >= MAX_PHRASES:
             break
     return out

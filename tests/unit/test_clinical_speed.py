@@ -327,3 +327,15 @@ def test_scan_keeps_the_instruction_spans_where_characters_are_caseless() -> Non
             want = tuple(instruction_spans(body.text[start:end]))
             assert body.nt.memo[("instruction_spans", start, end)] == want
     assert checked > 100
+
+
+def test_phrase_is_the_dataclass_built() -> None:
+    """`_phrase` gives what `Phrase(value=..., span=...)` does, down to its __dict__'s order."""
+    import pickle
+
+    from imr_llm.letter.clinical import Phrase, _phrase
+
+    got, want = _phrase("left knee", (3, 12)), Phrase(value="left knee", span=(3, 12))
+    assert type(got) is Phrase and got == want and hash(got) == hash(want)
+    assert repr(got) == repr(want) and list(vars(got).items()) == list(vars(want).items())
+    assert pickle.loads(pickle.dumps(got)) == want
