@@ -625,10 +625,18 @@ def _lead_trie(alternatives: list[str]) -> re.Pattern[str]:
 
 
 _CANDIDATES = _lead_trie(_SCANNED_WORDS + [lower_pattern(w) for w in INSTRUCTION_WORDS])
-# The character each pattern's matches can open with (`one_of` alternatives open with a
-# literal letter or digit).
-_OPENERS = tuple(frozenset(lower_pattern(w)[0] for w in words) for _, words in _SCANNED)
-_PLANTED_OPENERS = frozenset(lower_pattern(w)[0] for w in INSTRUCTION_WORDS)
+# The two characters each pattern's matches can open with: the first two of an alternative's
+# literal prefix (`_literal_prefix`; every one holds two or more). A candidate is mostly a
+# region, whose first two letters open no cue pattern's match ("le", "sh", ...): it is not
+# tried for them (where a failed match costs more than the slice and set look-up).
+def _openers(words: list[str] | tuple[str, ...]) -> frozenset[str]:
+    prefixes = [_literal_prefix(lower_pattern(w))[0] for w in words]
+    assert all(len(prefix) >= 2 for prefix in prefixes), prefixes
+    return frozenset(prefix[:2] for prefix in prefixes)
+
+
+_OPENERS = tuple(_openers(words) for _, words in _SCANNED)
+_PLANTED_OPENERS = _openers(INSTRUCTION_WORDS)
 assert INSTRUCTION.lead is not None and not INSTRUCTION.needs  # word_start; no literal filter
 
 
@@ -675,12 +683,14 @@ def _scan(body: _Body) -> _Scan:
     planted: list[Span] = []
     planted_next = pos + 1
     planted_match = INSTRUCTION.fast.match
-    if pos < end and low[pos] in _PLANTED_OPENERS and (m := planted_match(low[pos:end])):
+    if low[pos : pos + 2] in _PLANTED_OPENERS and (m := planted_match(low[pos:end])):
         planted.append((pos, pos + m.end()))
         planted_next = pos + m.end()
     for c in _CANDIDATES.finditer(low, pos - 1, end):
         q = c.start() + 1  # the place after the lead character
-        first = low[q]
+        # a match in [q, end) opens with two of `_OPENERS`' (when q + 2 > end, this reads past
+        # `end`, and no match is there whatever it holds)
+        first = low[q : q + 2]
         if q >= body_next and first in body_open and (m := body_match(low, q, end)):
             lat, region, after = m.groups()  # `_BODY`'s only groups, in this order
             regions.append((q, region, lat, m.end(2), after))
