@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -291,8 +290,8 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 def _clean(text: str, low: str | None, start: int, end: int) -> tuple[int, int]:
     """Cut lead-ins and trailing tails off a phrase, keeping offsets (`low`: the summary's
-    twin, `_Body.low`)."""
-    start, end = _trim(text, start, end)
+    twin, `_Body.low`). The phrase is one of `_split_list`'s, trimmed already (`_trim` of a
+    trimmed span is itself, so it is not trimmed again first)."""
     lead = _LEAD.match(text[start:end])
     if lead:
         start += lead.end()
@@ -783,7 +782,11 @@ def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
     """
     found = _mentions(body, diagnoses)
     # named once, in an exam finding: not a treated region
-    named = Counter(y.region for y in found)  # equal frozensets count as one key
+    # Counter(y.region for y in found), counted in a dict (Counter's update first asks
+    # whether its argument is a Mapping, an ABC check that costs more than the counting)
+    named: dict[frozenset[str], int] = {}  # equal frozensets count as one key
+    for y in found:
+        named[y.region] = named.get(y.region, 0) + 1
     # The eligible mentions by their tokens, in order (keys in order of first mention). Each
     # region is decided by its tokens and the fixed set of all tokens only, so it is decided
     # once, at its first mention, as the loop over every mention did (its later mentions were

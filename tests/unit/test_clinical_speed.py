@@ -339,3 +339,13 @@ def test_phrase_is_the_dataclass_built() -> None:
     assert type(got) is Phrase and got == want and hash(got) == hash(want)
     assert repr(got) == repr(want) and list(vars(got).items()) == list(vars(want).items())
     assert pickle.loads(pickle.dumps(got)) == want
+
+
+def test_split_list_gives_trimmed_pieces() -> None:
+    """`_clean` takes `_split_list`'s pieces as trimmed: `_trim` leaves each as it is."""
+    from imr_llm.letter.clinical import _split_list, _trim
+
+    for text in _texts(5, 200):
+        for start in (0, 3, len(text) // 2):
+            for s, e in _split_list(text, start, len(text)):
+                assert _trim(text, s, e) == (s, e)
