@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -37,6 +36,20 @@ class Phrase:
     value: str
     span: Span
     how: str = "exact"  # "exact": the span's text is the value, modulo whitespace
+
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+_new_tuple = tuple.__new__  # a NamedTuple without its generated __new__ (a Python frame)
+
+
+def _phrase(value: str, span: Span) -> Phrase:
+    """`Phrase(value=value, span=span)`, built as its frozen dataclass `__init__` builds it (the
+    fields in the instance's `__dict__`, in order) but in one step instead of one
+    `object.__setattr__` per field: equal, hashed and printed alike."""
+    phrase = _new_object(Phrase)
+    _set_attribute(phrase, "__dict__", {"value": value, "span": span, "how": "exact"})
+    return phrase
 
 
 @dataclass(frozen=True)
@@ -122,6 +135,16 @@ _QUALIFIER = Folded(
     r"foot|upper\s+arm|lower\s+leg))?|[\w\s]*\bregion|(?:not\s+)?elsewhere\s+classified|"
     r"with(?:out)?\s+[\w\s]+healing|[\w\s-]+\blevel|"
     r"[a-z]+\s+(?:encounter|type)|(?:(?:left|right|bilateral)\s+)?(?:" + _REGIONS_WORDS + r"))$"
+)
+# How a `_QUALIFIER` match of a lower-cased fragment ends: the last word of one of its
+# alternatives (`$` would match before a final "\n" too, but fragments are trimmed), unless
+# it opens with "unspecified" (then any word may end it). Most fragments end otherwise, and
+# are no match without the regex tried.
+_QUALIFIER_ENDS = (
+    "initial", "subsequent", "encounter", "sequela", "left", "right", "bilateral", "side",
+    "region", "classified", "healing", "level", "type", "arm", "leg", "hand", "shoulder", "knee",
+    "hip", "wrist", "ankle", "elbow", "foot", "feet", "neck", "back", "arms", "legs", "hands",
+    "shoulders", "knees", "hips", "wrists", "ankles", "elbows",
 )
 _CONDITION = Folded(
     r"\b(?:strain|sprain|pain|syndrome|disorder|disease|fracture|tear|radiculopathy|radiculitis|"
@@ -267,8 +290,8 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 def _clean(text: str, low: str | None, start: int, end: int) -> tuple[int, int]:
     """Cut lead-ins and trailing tails off a phrase, keeping offsets (`low`: the summary's
-    twin, `_Body.low`)."""
-    start, end = _trim(text, start, end)
+    twin, `_Body.low`). The phrase is one of `_split_list`'s, trimmed already (`_trim` of a
+    trimmed span is itself, so it is not trimmed again first)."""
     lead = _LEAD.match(text[start:end])
     if lead:
         start += lead.end()
@@ -321,9 +344,15 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if s >= e:
             continue
         # `low[s - start : e - start]` is fold(text[s:e]) (ASCII: lower-casing keeps indices)
-        if merged and _QUALIFIER.matches_at(
-            text[s:e], None if low is None else low[s - start : e - start], 0
-        ):
+        if not merged:
+            qualifies = False
+        elif low is None:
+            qualifies = _QUALIFIER.slow.match(text[s:e]) is not None
+        else:
+            piece = low[s - start : e - start]
+            qualifies = (piece.endswith(_QUALIFIER_ENDS) or piece.startswith("unspecified")) and (
+                _QUALIFIER.fast.match(piece) is not None)
+        if qualifies:
             merged[-1] = (merged[-1][0], e)  # "..., subsequent encounter" stays one condition
         else:
             merged.append((s, e))
@@ -403,7 +432,13 @@ class _Body:
         """
         text, start = self.nt.text, self.start
         dot = text.rfind(". ", start, pos)
-        return max(dot, text.rfind(".\n", max(dot + 1, start), pos), start)
+        # the max() of the three, written out (a call to max() costs more than the searches)
+        if dot < start:
+            dot = start - 1  # none found: ".\n" is looked for from `start` on, as max() did
+        line = text.rfind(".\n", dot + 1, pos)
+        if line > dot:
+            return line
+        return dot if dot >= start else start
 
     @cached_property
     def _last_stop(self) -> list[int]:
@@ -423,7 +458,7 @@ class _Body:
         last = self._last_stop
         if last[0] <= pos <= last[1]:
             return last[1]
-        stop = _SENTENCE_END.search(self.text, pos, self.end)
+        stop = _SENTENCE_END.search(self.nt.text, pos, self.end)
         last[0] = pos
         last[1] = stop.start() if stop else self.end
         return last[1]
@@ -473,7 +508,7 @@ def _listed(
                 continue
             seen.add(key)
             # body.phrase(s, e), its value squashed above already
-            out.append(_Located(Phrase(value=value, span=body.nt.to_original(s, e)), s, e))
+            out.append(_new_tuple(_Located, (_phrase(value, body.nt.to_original(s, e)), s, e)))
             if len(out) >= MAX_PHRASES:
                 return out
     return out
@@ -538,19 +573,69 @@ _SCANNED: tuple[tuple[Folded, list[str]], ...] = (
     (_RADIATING, _RADIATING_WORDS),
 )
 # A lead character (Folded's) before a place where one of those alternatives matches in the
-# lower-cased text: a place where none does is no match of any of the four. One `one_of` over
-# them all tests a place once for the four patterns. `_CANDIDATE_PLANTED` takes the
-# alternatives of `injection.INSTRUCTION` too (another word-start pattern), for a summary
-# whose instructions are looked for in the same pass.
+# lower-cased text: a place where none does is no match of any of the four. One pattern over
+# them all tests a place once for the four patterns, and for the alternatives of
+# `injection.INSTRUCTION` (another word-start pattern), looked for in the same pass.
 _SCANNED_WORDS = [lower_pattern(w) for _, words in _SCANNED for w in words]
-_CANDIDATE = re.compile(r"[^a-z0-9_](?=" + one_of(_SCANNED_WORDS) + ")")
-_CANDIDATE_PLANTED = re.compile(
-    r"[^a-z0-9_](?=" + one_of(_SCANNED_WORDS + [lower_pattern(w) for w in INSTRUCTION_WORDS]) + ")"
-)
-# The character each pattern's matches can open with (`one_of` alternatives open with a
-# literal letter or digit).
-_OPENERS = tuple(frozenset(lower_pattern(w)[0] for w in words) for _, words in _SCANNED)
-_PLANTED_OPENERS = frozenset(lower_pattern(w)[0] for w in INSTRUCTION_WORDS)
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _literal_prefix(alternative: str) -> tuple[str, str]:
+    """(the letters and digits `alternative` opens with, the rest): "shoulders?" -> ("shoulder",
+    "s?") (a quantified character belongs to the rest), "low[\\s-]?back" -> ("low", ...)."""
+    i = 0
+    while i < len(alternative) and alternative[i] in _WORD_CHARS:
+        i += 1
+    if i < len(alternative) and alternative[i] in "?*+{":
+        i -= 1
+    return alternative[:i], alternative[i:]
+
+
+def _lead_trie(alternatives: list[str]) -> re.Pattern[str]:
+    """A lead character, then the literal prefixes of `alternatives` as a trie, each followed
+    by a look-ahead for its rest: it matches at a lead character c exactly where one of the
+    alternatives matches at c + 1, and the match starts at c.
+
+    Only whether some alternative matches is asked, so they may be regrouped and reordered: a
+    shared first letter, then a shared second one, ... is tested once, not once per
+    alternative (`one_of` shares the first only), and a prefix that matches with an empty rest
+    ends the test there. The prefix is consumed, not looked ahead at (a look-ahead around the
+    whole costs more): it is letters and digits, which hold no lead character, so the search
+    resumes before the next lead character and no place is passed over. Each alternative has no
+    top-level `|` (`one_of` takes them as such), so its rest is a pattern on its own.
+    """
+    root: dict[str, dict] = {}
+    for alternative in alternatives:
+        prefix, rest = _literal_prefix(alternative)
+        node = root
+        for ch in prefix:
+            node = node.setdefault(ch, {})
+        node.setdefault("", []).append(rest)  # type: ignore[attr-defined]  # the rests' list
+
+    def emit(node: dict) -> str:
+        rests = list(dict.fromkeys(node.get("", [])))
+        if "" in rests:
+            return ""  # the prefix alone is a match: nothing after it need be tested
+        parts = ["(?=" + "|".join(rests) + ")"] if rests else []
+        parts += [ch + emit(child) for ch, child in node.items() if ch]
+        return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+
+    return re.compile(r"[^a-z0-9_]" + emit(root))
+
+
+_CANDIDATES = _lead_trie(_SCANNED_WORDS + [lower_pattern(w) for w in INSTRUCTION_WORDS])
+# The two characters each pattern's matches can open with: the first two of an alternative's
+# literal prefix (`_literal_prefix`; every one holds two or more). A candidate is mostly a
+# region, whose first two letters open no cue pattern's match ("le", "sh", ...): it is not
+# tried for them (where a failed match costs more than the slice and set look-up).
+def _openers(words: list[str] | tuple[str, ...]) -> frozenset[str]:
+    prefixes = [_literal_prefix(lower_pattern(w))[0] for w in words]
+    assert all(len(prefix) >= 2 for prefix in prefixes), prefixes
+    return frozenset(prefix[:2] for prefix in prefixes)
+
+
+_OPENERS = tuple(_openers(words) for _, words in _SCANNED)
+_PLANTED_OPENERS = _openers(INSTRUCTION_WORDS)
 assert INSTRUCTION.lead is not None and not INSTRUCTION.needs  # word_start; no literal filter
 
 
@@ -559,10 +644,11 @@ def _scan(body: _Body) -> _Scan:
 
     Folded finds a word-start pattern's next match at the first place q at or after the last
     match's end (at first: the summary's start) where a lead character [^a-z0-9_] sits at q-1
-    and the lower-cased twin matches at q. Every such place is a `_CANDIDATE` (its lead
-    character is one, and the alternative that opens the match matches there), and
-    `_CANDIDATE` finds each: it takes that one lead character only. So trying the twin at the
-    candidates from the last match's end on, in order, gives Folded's matches; the twin's match
+    and the lower-cased twin matches at q. Every such place is one after a `_CANDIDATES` match's
+    start (its lead character is one, and the alternative that opens the match matches
+    there), and `_CANDIDATES` finds each: a match takes that one and letters after it, no lead
+    character (`_lead_trie`). So trying the twin at the candidates from the last match's end
+    on, in order, gives Folded's matches; the twin's match
     has the original's spans and groups; their text is lower-cased, which no check on them can
     tell (`lat` and `after` count by being there and by length, `region` is lower-cased or
     matched IGNORECASE). Without a twin (or from 0, where Folded tries a match apart)
@@ -582,29 +668,28 @@ def _scan(body: _Body) -> _Scan:
     prior: list[Span] = []
     radiating: list[Span] = []
     body_next = diag_next = prior_next = rad_next = pos  # where each pattern's next match may be
-    # Instructions (`injection.INSTRUCTION`) in the same pass, when the whole text is plain
-    # ASCII: `instruction_spans(text[pos:end])` searches fold of that slice, which is then
-    # `low[pos:end]`. Folded's finditer on the slice tries the twin at the slice's start on
+    # Instructions (`injection.INSTRUCTION`) in the same pass: `instruction_spans(text[pos:end])`
+    # searches fold of that slice, which is `low[pos:end]` when the slice is plain ASCII (and
+    # when it is not, the original pattern on the slice, which matches as the twin does where
+    # every character not ASCII is caseless: `_Body.low`). Folded's finditer on the slice
+    # tries the twin at the slice's start on
     # its own (the slice's `\b` sees no character before it: matched on the slice here),
     # then at each later place q with a lead character at q-1 from the last match's end on,
     # as above: candidates q > pos. The twin matched in `low` with endpos `end` at q > pos
     # reads what it reads in the slice (look-behinds reach back one character, to q-1 >= pos;
     # nothing past `end`), so gives the slice's spans, shifted by pos; and the original
     # pattern's spans are the twin's (Folded), which is all `instruction_spans` reads.
-    planted: list[Span] | None = None
-    planted_next = end + 1  # no instruction looked for
+    planted: list[Span] = []
+    planted_next = pos + 1
     planted_match = INSTRUCTION.fast.match
-    candidates = _CANDIDATE
-    if body.nt.low is not None:
-        candidates = _CANDIDATE_PLANTED
-        planted = []
-        planted_next = pos + 1
-        if pos < end and low[pos] in _PLANTED_OPENERS and (m := planted_match(low[pos:end])):
-            planted.append((pos, pos + m.end()))
-            planted_next = pos + m.end()
-    for c in candidates.finditer(low, pos - 1, end):
-        q = c.end()
-        first = low[q]
+    if low[pos : pos + 2] in _PLANTED_OPENERS and (m := planted_match(low[pos:end])):
+        planted.append((pos, pos + m.end()))
+        planted_next = pos + m.end()
+    for c in _CANDIDATES.finditer(low, pos - 1, end):
+        q = c.start() + 1  # the place after the lead character
+        # a match in [q, end) opens with two of `_OPENERS`' (when q + 2 > end, this reads past
+        # `end`, and no match is there whatever it holds)
+        first = low[q : q + 2]
         if q >= body_next and first in body_open and (m := body_match(low, q, end)):
             lat, region, after = m.groups()  # `_BODY`'s only groups, in this order
             regions.append((q, region, lat, m.end(2), after))
@@ -619,26 +704,34 @@ def _scan(body: _Body) -> _Scan:
             radiating.append(m.span())
             rad_next = m.end()
         if q >= planted_next and first in _PLANTED_OPENERS and (m := planted_match(low, q, end)):
-            planted.append(m.span())  # type: ignore[union-attr]  # a list when planted_next <= end
+            planted.append(m.span())
             planted_next = m.end()
-    if planted is not None:
-        keep_instruction_spans(body.nt, pos, end, planted)
+    keep_instruction_spans(body.nt, pos, end, planted)
     return _Scan(regions, diagnosis, prior, radiating)
 
 
 def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
     text = body.text
     low = body.low
+    body_start = body.start
     zones = _radiation_zones(body)
+    # Whether the summary holds "into" or "down" at all (in the twin): a stretch of it without
+    # either is no `_NEAR_RADIATING` match (below), and most summaries hold neither.
+    into_down = low is not None and (
+        low.find("into", body_start, body.end) >= 0 or low.find("down", body_start, body.end) >= 0)
+    # What the patient complains of can be found only where `_COMPLAINT`'s literals are.
+    complaint = low is None or not _COMPLAINT.needs or any(
+        low.find(literal, body_start, body.end) >= 0 for literal in _COMPLAINT.needs)
     out: list[_Mention] = []
     exam: dict[Span, bool] = {}  # sentence -> whether it reads as an exam finding (mentions share)
     for start, region, lat, region_end, after in body.scan.regions:
-        floor = max(body.start, start - 40)
+        floor = start - 40 if start - 40 > body_start else body_start  # max(), written out
         if low is not None:
             # `_near_radiating(text[floor:start])`: a match holds "into" or "down", in the
             # twin's slice as in that one lower-cased (case-equivalents are letters, not caseless)
-            near = ((low.find("into", floor, start) >= 0 or low.find("down", floor, start) >= 0)
-                    and _NEAR_RADIATING.search(text[floor:start]) is not None)
+            near = into_down and (
+                (low.find("into", floor, start) >= 0 or low.find("down", floor, start) >= 0)
+                and _NEAR_RADIATING.search(text[floor:start]) is not None)
         else:
             near = _near_radiating(text[floor:start])
         if near or (zones and any(zs <= start < ze for zs, ze in zones)):
@@ -653,7 +746,9 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
             if ds <= start < de:
                 in_diagnosis = True
                 break
-        if _SYMPTOM_REGIONS.match(region) and not in_diagnosis:
+        # a `_SYMPTOM_REGIONS` match opens with "leg" or "low" in some case (no other
+        # character matches one of those letters IGNORECASE), so the rest skip the regex
+        if not in_diagnosis and plain[:3] in ("leg", "low") and _SYMPTOM_REGIONS.match(region):
             continue
         end = region_end
         if after and not lat:
@@ -670,9 +765,12 @@ def _mentions(body: _Body, diagnoses: list[tuple[int, int]]) -> list[_Mention]:
                 finding = exam[sentence_start, sentence_end] = _EXAM.found(
                     sentence, fold(sentence) if low is None else low[sentence_start:sentence_end]
                 )  # the twin's slice is the sentence's twin (fold(sentence) on ASCII text)
-            strong = not finding or _COMPLAINT.found(text, low, sentence_start, start)
+            strong = not finding or (complaint
+                                     and _COMPLAINT.found(text, low, sentence_start, start))
         toks, bare = _region_tokens(value)
-        out.append(_Mention(toks, bare, value, start, end, strong, region_end, in_diagnosis))
+        # _Mention(...) without its generated __new__ (a Python frame per mention)
+        out.append(_new_tuple(
+            _Mention, (toks, bare, value, start, end, strong, region_end, in_diagnosis)))
     return out
 
 
@@ -684,7 +782,11 @@ def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
     """
     found = _mentions(body, diagnoses)
     # named once, in an exam finding: not a treated region
-    named = Counter(y.region for y in found)  # equal frozensets count as one key
+    # Counter(y.region for y in found), counted in a dict (Counter's update first asks
+    # whether its argument is a Mapping, an ABC check that costs more than the counting)
+    named: dict[frozenset[str], int] = {}  # equal frozensets count as one key
+    for y in found:
+        named[y.region] = named.get(y.region, 0) + 1
     # The eligible mentions by their tokens, in order (keys in order of first mention). Each
     # region is decided by its tokens and the fixed set of all tokens only, so it is decided
     # once, at its first mention, as the loop over every mention did (its later mentions were
@@ -706,7 +808,7 @@ def _body_parts(body: _Body, diagnoses: list[tuple[int, int]]) -> list[Phrase]:
         plain = next((y for y in same if not _ATTRIBUTIVE.matches_at(
             body.text, body.low, y.region_end, body.end)), same[0])
         # what body.phrase(start, end) gives: the value is the span's text, blanks squashed
-        out.append(Phrase(value=plain.value, span=body.nt.to_original(plain.start, plain.end)))
+        out.append(_phrase(plain.value, body.nt.to_original(plain.start, plain.end)))
         if len(out) >= MAX_PHRASES:
             break
     return out
