@@ -14,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from imr_llm.letter.fold import Folded, fold, lower_pattern, one_of
 from imr_llm.letter.injection import (
@@ -604,15 +604,16 @@ def _lead_trie(alternatives: list[str]) -> re.Pattern[str]:
     resumes before the next lead character and no place is passed over. Each alternative has no
     top-level `|` (`one_of` takes them as such), so its rest is a pattern on its own.
     """
-    root: dict[str, dict] = {}
+    # a node: a child node per next letter, and under "" the rests that end there
+    root: dict[str, Any] = {}
     for alternative in alternatives:
         prefix, rest = _literal_prefix(alternative)
         node = root
         for ch in prefix:
             node = node.setdefault(ch, {})
-        node.setdefault("", []).append(rest)  # type: ignore[attr-defined]  # the rests' list
+        node.setdefault("", []).append(rest)
 
-    def emit(node: dict) -> str:
+    def emit(node: dict[str, Any]) -> str:
         rests = list(dict.fromkeys(node.get("", [])))
         if "" in rests:
             return ""  # the prefix alone is a match: nothing after it need be tested

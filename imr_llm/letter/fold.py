@@ -192,7 +192,8 @@ class Folded:
             self.needs = ()
 
     def _absent(self, low: str, pos: int, end: int) -> bool:
-        """Whether `low[pos:end]` holds none of `needs` (so no match), when there are needs."""
+        """Whether `low[pos:end]` holds none of `needs` (so no match), when there are needs
+        (callers test `self.needs` first: a call costs more than the test)."""
         needs = self.needs
         if not needs:
             return False
@@ -240,7 +241,7 @@ class Folded:
         end = len(text) if endpos is None else endpos
         if low is None:
             return self.slow.search(text, pos, end)
-        if self._absent(low, pos, end):
+        if self.needs and self._absent(low, pos, end):
             return None
         span = self._first(low, pos, end)
         return None if span is None else self.slow.match(text, span[0], end)
@@ -253,7 +254,7 @@ class Folded:
         if low is None:
             yield from self.slow.finditer(text, pos, end)
             return
-        if self._absent(low, pos, end):
+        if self.needs and self._absent(low, pos, end):
             return
         match = self.slow.match
         for start, _ in self._spans(low, pos, end):
@@ -272,7 +273,7 @@ class Folded:
             for found in self.slow.finditer(text, pos, end):  # noqa: B007 - the last one
                 pass
             return found
-        if self._absent(low, pos, end):
+        if self.needs and self._absent(low, pos, end):
             return None
         start = -1
         for start, _ in self._spans(low, pos, end):  # noqa: B007 - the last one
@@ -283,7 +284,7 @@ class Folded:
         """`len(slow.findall(text))` (matches counted, not re-matched)."""
         if low is None:
             return len(self.slow.findall(text))
-        if self._absent(low, 0, len(low)):
+        if self.needs and self._absent(low, 0, len(low)):
             return 0
         if self.lead is None:
             return len(self.fast.findall(low))
@@ -295,7 +296,7 @@ class Folded:
         """`slow.findall(lowered)` for text already lower-cased (a pattern without groups)."""
         if not plain_ascii(lowered):
             return self.slow.findall(lowered)
-        if self._absent(lowered, 0, len(lowered)):
+        if self.needs and self._absent(lowered, 0, len(lowered)):
             return []
         if self.lead is None:
             return self.fast.findall(lowered)
@@ -315,4 +316,5 @@ class Folded:
         end = len(text) if endpos is None else endpos
         if low is None:
             return self.slow.search(text, pos, end) is not None
-        return not self._absent(low, pos, end) and self._first(low, pos, end) is not None
+        return not (self.needs and self._absent(low, pos, end)) and (
+            self._first(low, pos, end) is not None)
