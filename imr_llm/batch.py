@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from imr_llm.api import summarize
-from imr_llm.errors import BudgetExceededError, ConfigError, ImrError, InputError, error_record
+from imr_llm.errors import (
+    BudgetExceededError,
+    ConfigError,
+    EndpointUnreachableError,
+    ImrError,
+    InputError,
+    error_record,
+)
 from imr_llm.letter.load import load_letter
 from imr_llm.settings import Settings
 
@@ -187,6 +194,27 @@ def read_recorded(out: Path) -> dict[tuple[str, str | None], bool]:
     return done
 
 
+class EndpointWatch:
+    """Ends a run at its first record whose model endpoint could not be reached at all, while no
+    model call of the run has been answered (a wrong --base-url, a server not started): every
+    other letter would wait through the same retries and fail the same way. Once the endpoint
+    has answered, an unreachable endpoint is that letter's error like any other."""
+
+    def __init__(self) -> None:
+        self.answered = False
+
+    def check(self, rec: dict[str, Any]) -> None:
+        """Raise EndpointUnreachableError for `rec` (a record or its brief) while no model
+        call has been answered; otherwise note whether the model answered it."""
+        error = rec.get("error")
+        if error is not None:
+            if error.get("type") == EndpointUnreachableError.kind and not self.answered:
+                raise EndpointUnreachableError(str(error.get("message")))
+            return
+        if ((rec.get("meta") or {}).get("usage") or {}).get("calls"):
+            self.answered = True
+
+
 @dataclass
 class BatchStats:
     total: int = 0
@@ -242,6 +270,10 @@ def run_batch(
 
     `on_record(rec, stats)` is called after each line is written, with the record's `brief`
     (source, outcome or error, usage), not the whole record.
+
+    Raises EndpointUnreachableError (see EndpointWatch) instead of recording it when the model
+    endpoint cannot be reached before any call was answered: those letters stay unrecorded, so
+    the same command runs them once the server is up.
     """
     if out.is_dir():
         raise ConfigError(f"--out {out}: is a directory: pass a file, e.g. {out / 'results.jsonl'}")
@@ -273,6 +305,7 @@ def run_batch(
     llm = settings.resolved_backend() == "llm"
     workers = concurrency or (4 if llm else (os.cpu_count() or 1))
     stop = threading.Event()
+    watch = EndpointWatch()
 
     def handle(signum: int, frame: object) -> None:
         stop.set()
@@ -298,6 +331,7 @@ def run_batch(
             try:
                 # Workers send finished lines: the parent writes each and counts its brief.
                 for line, rec in _run(todo, settings, workers, llm, stop):
+                    watch.check(rec)
                     write(line)
                     stats.add(rec)
                     if on_record:

@@ -1,7 +1,8 @@
 """Command line: argument parsing, exit codes, rendering. No extraction logic lives here.
 
 Exit codes: 0 success; 1 some input failed (or an eval gate failed); 2 usage or configuration
-error. Errors print one line; set IMR_DEBUG=1 for tracebacks.
+error, or a model endpoint that cannot be reached at all. Errors print one line; set
+IMR_DEBUG=1 for tracebacks.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from imr_llm.errors import ConfigError, ImrError
+from imr_llm.errors import ConfigError, EndpointUnreachableError, ImrError
 from imr_llm.settings import BACKENDS, PROMPTS, Settings, debug_enabled, progress_forced
 from imr_llm.version import __version__
 
@@ -140,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from imr_llm.stats import run_stats_cli
 
             return run_stats_cli(args)
-    except ConfigError as exc:
+    except (ConfigError, EndpointUnreachableError) as exc:
         _fail(exc)
         return EXIT_USAGE
     except ImrError as exc:
@@ -174,7 +175,7 @@ def _fail(exc: ImrError) -> None:
 
 
 def _summarize(args: argparse.Namespace) -> int:
-    from imr_llm.batch import expand_inputs, summarize_with_text
+    from imr_llm.batch import EndpointWatch, expand_inputs, summarize_with_text
 
     settings = _settings(args)
     if settings.resolved_backend() == "llm":
@@ -192,8 +193,10 @@ def _summarize(args: argparse.Namespace) -> int:
         (m, error_record(m, "InputError", f"{m}: no such file (nothing matched)")) for m in missing
     ]
     texts: dict[int, str | None] = {}  # the letter as read, for the review page (read once)
+    watch = EndpointWatch()  # a dead endpoint ends the run at its first letter
     for p in paths:
         rec, text = summarize_with_text(p, settings)
+        watch.check(rec)
         texts[len(records)] = text
         records.append((p, rec))
     if fmt == "csv":

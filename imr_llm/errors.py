@@ -46,6 +46,17 @@ class ContextLengthError(ModelCallError):
     kind = "ContextLengthError"
 
 
+class EndpointUnreachableError(ModelCallError):
+    """No connection to the model endpoint at all: refused, unknown host, or connect timeout.
+
+    While no model call of a run has been answered, this ends the run (eval, batch): every other
+    letter would wait through the same retries and fail the same way. Once the endpoint has
+    answered, it is that letter's error like any other.
+    """
+
+    kind = "EndpointUnreachableError"
+
+
 class ExtractionError(ImrError):
     """The model's output never passed validation; attempts and usage are attached."""
 

@@ -6,7 +6,8 @@ The evaluation package never imports the model layers; this module does the wiri
 
 Files written into --out: run.json (config, versions, per-letter predictions and scores,
 totals, usage), report.md and report.html. Exit codes: 0 ok (gate passed or no baseline);
-1 the gate failed; 2 usage or run errors (no letters, unreadable gold or baseline).
+1 the gate failed; 2 usage or run errors (no letters, unreadable gold or baseline, a model
+endpoint that cannot be reached: the run stops at its first letter and writes no files).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from imr_llm.errors import ConfigError, ImrError
+from imr_llm.errors import ConfigError, EndpointUnreachableError, ImrError
 from imr_llm.evaluation.gate import compare
 from imr_llm.evaluation.metrics import tally
 from imr_llm.evaluation.narrative import aggregate_narrative, compare_narrative, score_narrative
@@ -67,6 +67,10 @@ def run_eval(
 
     Letters with a narrative gold file in `narrative` (shared/NARRATIVE.md) also get a
     narrative score: diagnoses, body parts, key facts of each `why`, grounding.
+
+    A letter that fails is recorded and scored as wrong, except an EndpointUnreachableError
+    while no model call of the run has been answered yet: that ends the run (raised), since
+    every letter after it would wait through the same retries and fail the same way.
     """
     pairs, orphans = pair_letters(letters, gold)
     if narrative_only and narrative is not None:
@@ -89,6 +93,7 @@ def run_eval(
     rules_scores: list[LetterScore] = []
     rules_narrative_scores: list[dict[str, Any]] = []
     stopped: str | None = None
+    answered = False  # a model call of this run got an answer: the endpoint exists
     for stem, letter_path, gold_path in pairs:
         try:
             gold_doc = json.loads(gold_path.read_text(encoding="utf-8"))
@@ -100,6 +105,8 @@ def run_eval(
             text = texts[stem] = load_letter(letter_path).text
             record.update(predict(letter_path))
         except ImrError as exc:
+            if isinstance(exc, EndpointUnreachableError) and not answered:
+                raise
             record["error"] = {"type": exc.kind, "message": str(exc)}
         pred = record.get("prediction")
         scored = score(gold_doc, pred, text)
@@ -129,6 +136,7 @@ def run_eval(
                 usage[k] += int(u.get(k) or 0)
             usage["cost_usd"] += float(u.get("cost_usd") or 0.0)
             usage["cache_hits"] += 1 if m.get("cache_hit") else 0
+            answered = answered or bool(u.get("calls"))
             if u.get("calls") and isinstance(m.get("elapsed_s"), (int, float)):
                 called.append((int(u["calls"]), float(m["elapsed_s"])))
         record.pop("rules_prediction", None)  # scored above; run.json keeps the model's only

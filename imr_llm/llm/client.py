@@ -17,6 +17,7 @@ import contextlib
 import functools
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,7 +28,12 @@ from instructor.core.exceptions import IncompleteOutputException, InstructorRetr
 from instructor.v2.core.hooks import Hooks
 from pydantic import BaseModel, ValidationError
 
-from imr_llm.errors import ConfigError, ContextLengthError, ModelCallError
+from imr_llm.errors import (
+    ConfigError,
+    ContextLengthError,
+    EndpointUnreachableError,
+    ModelCallError,
+)
 from imr_llm.letter.normalize import shorten
 from imr_llm.llm.pricing import cost_usd
 from imr_llm.llm.protocol import CallResult, ModelClient
@@ -310,7 +316,34 @@ def _call_error(exc: BaseException, settings: Settings | None = None) -> ModelCa
             return ContextLengthError(
                 f"the prompt does not fit the model's context window (HTTP {exc.status_code}): "
                 "raise the server's context size or lower --max-tokens", original=exc)
+    reason = _unreachable_reason(exc)
+    if reason is not None:
+        base_url = settings.base_url if settings is not None else None
+        fix = ("start the server or fix --base-url" if is_loopback(base_url)
+               else "check the address and the network, or fix --base-url")
+        return EndpointUnreachableError(
+            f"cannot reach the model at {base_url or 'https://api.openai.com/v1'} ({reason}): "
+            f"{fix}", original=exc)
     return ModelCallError(_describe(exc, settings), original=exc)
+
+
+def _unreachable_reason(exc: BaseException) -> str | None:
+    """Why no connection to the endpoint could be made, or None when one was (or no network
+    error is involved): a server that answers, even badly, is reachable."""
+    causes = list(_causes(exc))
+    if any(isinstance(c, httpx.ConnectTimeout) for c in causes):
+        return "connect timed out"
+    if not any(isinstance(c, httpx.ConnectError) for c in causes):
+        return None
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection refused"
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return "host not found"
+    os_error = next((c for c in causes if isinstance(c, OSError) and c.strerror), None)
+    if os_error is not None:
+        return str(os_error.strerror).lower()
+    connect = next(c for c in causes if isinstance(c, httpx.ConnectError))
+    return shorten(str(connect), 80) or "no connection"
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from imr_llm import ConfigError, ModelCallError
+from imr_llm.errors import EndpointUnreachableError
 from imr_llm.letter import read_letter as read
 from imr_llm.letter.normalize import squash
 from imr_llm.llm.client import (
@@ -410,16 +412,52 @@ def test_400_is_not_retried() -> None:
     assert isinstance(info.value.original, openai.BadRequestError)
 
 
+def refused() -> Any:
+    """The ConnectError httpx raises when nothing listens on the port."""
+    exc = http.ConnectError("[Errno 111] Connection refused")
+    exc.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    return exc
+
+
 def test_connection_errors_are_retried_then_raise_model_call_error() -> None:
-    """A refused connection is retried by the transport, then reported with the fix."""
-    h = Harness(Server(*(http.ConnectError("connection refused") for _ in range(3))))
-    with pytest.raises(ModelCallError, match="cannot reach the model endpoint") as info:
+    """A refused connection is retried by the transport, then reported with the URL and fix."""
+    h = Harness(Server(*(refused() for _ in range(3))))
+    with pytest.raises(EndpointUnreachableError) as info:
         h.call()
+    assert str(info.value) == (f"cannot reach the model at {LOCAL} (connection refused): "
+                               "start the server or fix --base-url")
+    assert isinstance(info.value, ModelCallError)
     assert len(h.server.requests) == 3
     assert isinstance(info.value.original, openai.APIConnectionError)
 
 
 REMOTE = "https://models.example.test/v1"
+
+
+def test_unknown_host_and_connect_timeout_are_unreachable() -> None:
+    """A name that does not resolve, or a connect that times out: the endpoint is unreachable."""
+    dns = http.ConnectError("[Errno -2] Name or service not known")
+    dns.__cause__ = socket.gaierror(-2, "Name or service not known")
+    h = Harness(Server(dns, dns), base_url=REMOTE, api_key="sk-test", transport_attempts=2)
+    with pytest.raises(EndpointUnreachableError, match=rf"^cannot reach the model at {REMOTE} "
+                       r"\(host not found\): check the address and the network"):
+        h.call()
+    h = Harness(Server(*(http.ConnectTimeout("timed out") for _ in range(2))),
+                transport_attempts=2)
+    with pytest.raises(EndpointUnreachableError, match=r"\(connect timed out\)"):
+        h.call()
+    assert len(h.server.requests) == 2
+
+
+@pytest.mark.parametrize("fault", [http.ReadError("connection reset by peer"),
+                                   http.RemoteProtocolError("server disconnected")])
+def test_a_server_that_accepted_the_connection_is_not_unreachable(fault: Exception) -> None:
+    """A connection made, then dropped: a ModelCallError for this call, not an unreachable
+    endpoint (which would end a run)."""
+    h = Harness(Server(fault, fault, fault))
+    with pytest.raises(ModelCallError, match="endpoint after retries") as info:
+        h.call()
+    assert not isinstance(info.value, EndpointUnreachableError)
 
 
 def test_timeout_then_answer_succeeds() -> None:
