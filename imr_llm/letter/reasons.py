@@ -13,7 +13,7 @@ import re
 from typing import Final
 
 from imr_llm.letter.fold import Folded, lower_pattern, one_of, plain_ascii
-from imr_llm.letter.injection import instruction_spans
+from imr_llm.letter.injection import INSTRUCTION, instruction_spans
 
 MAX_WORDS: Final = 50
 MAX_SENTENCES: Final = 2
@@ -99,9 +99,30 @@ def _led(words: Folded, group: bool = False) -> re.Pattern[str]:
     return re.compile(rf"[^a-z0-9_]({body})" if group else rf"[^a-z0-9_](?:{body})", re.ASCII)
 
 
+def _spaced(pattern: str, group: bool = False) -> re.Pattern[str]:
+    """`pattern`'s lower-case twin behind a space (with `group`, the match after it captured),
+    for " " + `fold(text)` when every word start in it follows a space (`_sentence_spans`'s
+    `spaced`): for a pattern opening with "\\b" then, in each alternative, a letter, and looking
+    nowhere before its own start, this finds what `_led`'s twin behind any non-word character
+    finds, at the same places.
+
+    Why: a match opens with a letter at a word start, so the character before it is a non-word
+    one, which is then a space; and a space before a letter is a word start, so the "\\b" is
+    left out. re jumps from space to space with a plain character loop, where the class
+    [^a-z0-9_] is a set look-up at every character (about 6 times the instructions).
+    """
+    if not pattern.startswith(r"\b"):
+        raise ValueError(f"{pattern!r}: not a word-start pattern")
+    body = lower_pattern(pattern[2:])
+    return re.compile(rf" ({body})" if group else rf" (?:{body})", re.ASCII)
+
+
 _CASE_LED = _led(_CASE).findall
 _FACT_LED = _led(_FACT, group=True).findall
 _GUIDELINE_LED = _led(_GUIDELINE).findall
+_CASE_SPACED = _spaced(_CASE.pattern).findall
+_FACT_SPACED = _spaced(_FACT.pattern, group=True).findall
+_GUIDELINE_SPACED = _spaced(_GUIDELINE.pattern).findall
 # Background a rationale restates (injury date, diagnosis, presenting complaint): about this case,
 # but not why the item was decided, unless the same sentence says what was lacking or failed.
 # Grouped by first letter (`one_of`), the diagnosis verbs spelled out: the same matches, in the
@@ -149,6 +170,17 @@ _EXCUSE = Folded(
     word_end=True,
 )
 _EXCUSE_LED = _led(_EXCUSE).search
+_EXCUSE_SPACED = _spaced(_EXCUSE.pattern).search
+# `bool(instruction_spans(sentence))` is whether INSTRUCTION matches (one span per match);
+# its alternatives each open with a letter after its "\b" and look nowhere before.
+_INSTRUCTION_SPACED = _spaced(INSTRUCTION.pattern).search
+# Word characters (ASCII) to "a", the space to itself, every other byte to ".": in a plain
+# ASCII text's bytes so mapped, b".a" is a word start after something else than a space.
+_CLASSES = bytes(
+    ord("a") if chr(i).isascii() and (chr(i).isalnum() or chr(i) == "_")
+    else ord(" ") if i == 32 else ord(".")
+    for i in range(256)
+)
 _QUOTES = ("\"", "“", "”")
 # One "^" before both alternatives: re then tries the start of the text only (with a "^" in
 # each alternative it tries, and fails at, every position).
@@ -185,10 +217,15 @@ def _less_words(score: float, words: int) -> float:
     return score
 
 
-def _score(sentence: str, floor: float | None, words: int | None = None) -> float:
+def _score(
+    sentence: str, floor: float | None, words: int | None = None, low: str | None = None,
+    spaced: bool = False,
+) -> float:
     """`sentence_score(sentence)`; with a `floor`, a score at or below it may come back as any
     value at or below it (callers that keep only scores above `floor` keep the same sentences).
-    `words` is `len(sentence.split())` when the caller knows it.
+    `words` is `len(sentence.split())` when the caller knows it; `low` is `fold(sentence)` when
+    the caller has it (not None), and `spaced` says every word start in " " + `low` follows a
+    space (`_located`): then the word lists run as their `_spaced` twins.
 
     Why that holds: until `_less_words`, `score` is a whole number (exact in a float, so the
     order of the terms is free); every test after a check only takes something off, and
@@ -198,26 +235,37 @@ def _score(sentence: str, floor: float | None, words: int | None = None) -> floa
     """
     if words is None:
         words = len(sentence.split())
-    lowered = sentence.lower()
-    low = lowered if plain_ascii(sentence) else None  # fold(sentence)
+    if low is None:
+        lowered = sentence.lower()
+        low = lowered if plain_ascii(sentence) else None  # fold(sentence)
     if low is None:
         facts = _FACT.lowered_matches(lowered)
         score = 2.0 * _CASE.count(sentence, low) + 1.0 * len(set(facts))
         quoted = sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“"))
     else:  # the same, with the twins behind a lead (`_led`); ASCII text holds no “ or ”
         led = " " + low
-        score = 2.0 * len(_CASE_LED(led)) + 1.0 * len(set(_FACT_LED(led)))
+        if spaced:
+            score = 2.0 * len(_CASE_SPACED(led)) + 1.0 * len(set(_FACT_SPACED(led)))
+        else:
+            score = 2.0 * len(_CASE_LED(led)) + 1.0 * len(set(_FACT_LED(led)))
         quoted = sentence.count("\"") >= 2 or sentence.startswith("\"")
     if quoted:
         score -= 4.0
     if floor is not None and _less_words(score, words) <= floor:
         return _less_words(score, words)
-    score -= 2.0 * (_GUIDELINE.count(sentence, low) if low is None else len(_GUIDELINE_LED(led)))
+    if low is None:
+        score -= 2.0 * _GUIDELINE.count(sentence, low)
+    else:
+        score -= 2.0 * len(_GUIDELINE_SPACED(led) if spaced else _GUIDELINE_LED(led))
     if floor is not None and _less_words(score, words) <= floor:
         return _less_words(score, words)
     # Only whether each is found counts; the conclusion and the background are looked for only
     # without an excuse (all three are pure, so the order of the tests is free).
-    if not (_EXCUSE.found(sentence, low) if low is None else _EXCUSE_LED(led)):
+    if low is None:
+        excuse = _EXCUSE.found(sentence, low)
+    else:
+        excuse = (_EXCUSE_SPACED if spaced else _EXCUSE_LED)(led) is not None
+    if not excuse:
         # A prefilter on ASCII text: every conclusion holds "request"; see _may_hold_background.
         if (low is None or "request" in low) and _CONCLUSION.found(sentence, low):
             score -= 5.0  # the boilerplate conclusion says nothing about the case
@@ -255,14 +303,75 @@ def _sentences(rationale: str) -> list[str]:
     A long quoted passage ends the text before it: the words on either side of a quotation
     are never one sentence (the letter does not write them together).
     """
+    return [s for s, _, _ in _located(rationale)]
+
+
+Located = tuple[str, "str | None", bool]
+
+
+def _unquoted(flat: str) -> list[tuple[str, int]]:
+    """`_QUOTED_PASSAGE.split(flat)`, each piece with where it starts in `flat`.
+
+    On plain ASCII text the only quote is '"', and a passage is a '"', 60 or more characters
+    and the next '"' (the lazy repeat stops at the first quote, the only one the class lets
+    it reach): so between quote k and quote k + 1 of `flat.split('"')` lies a passage when
+    that part is 60 or more long, and the search goes on from quote k + 1 (no passage opened
+    at k) or k + 2 (one ended at k + 1). Other text is searched by the pattern itself.
+    """
+    if not plain_ascii(flat):
+        pieces, start = [], 0
+        for m in _QUOTED_PASSAGE.finditer(flat):  # what split gives, but where each piece is
+            pieces.append((flat[start:m.start()], start))
+            start = m.end()
+        pieces.append((flat[start:], start))
+        return pieces
+    parts = flat.split("\"")
+    last = len(parts) - 1  # quotes 0 .. last - 1; quote k after parts[k]
+    pieces, start, k, q = [], 0, 0, len(parts[0])  # q: where quote k is
+    while k < last:
+        nxt = q + 1 + len(parts[k + 1])  # where quote k + 1 is (when k + 1 < last)
+        if k + 1 < last and len(parts[k + 1]) >= 60:
+            pieces.append((flat[start:q], start))
+            start = nxt + 1
+            k += 2
+            if k < last:
+                q = nxt + 1 + len(parts[k])
+        else:
+            k += 1
+            q = nxt
+    pieces.append((flat[start:], start))
+    return pieces
+
+
+def _located(rationale: str) -> list[Located]:
+    """`_sentences(rationale)`, each with its `fold` and whether it is `spaced` (every word
+    start in " " + its fold follows a space), when the collapsed rationale is plain ASCII;
+    else with None and False.
+
+    Each sentence is a slice of the collapsed rationale (`flat`): pieces of it, stripped, split
+    at one space, and cut at the front. So its fold is the slice of `flat.lower()` where it
+    starts (ASCII lower-casing keeps every index), and a word start after something else than
+    a space in it is a b".a" of `flat`'s bytes mapped by `_CLASSES` inside its stretch (its
+    first word, after the " " put before it, needs none).
+    """
     flat = _collapsed(rationale)
+    ascii_text = plain_ascii(flat)
+    low_flat = flat.lower() if ascii_text else ""
+    classes = flat.encode("ascii").translate(_CLASSES) if ascii_text else b""
     # Every quoted passage opens with '"' or '“': without either there is none to split at.
-    pieces = _QUOTED_PASSAGE.split(flat) if "\"" in flat or "“" in flat else [flat]
-    out: list[str] = []
-    for piece in pieces:
+    pieces = _unquoted(flat) if "\"" in flat or "“" in flat else [(flat, 0)]
+    out: list[Located] = []
+    for piece, at in pieces:
         # A piece of whitespace-collapsed text is collapsed but for one space at either end:
         # its strip() is its " ".join(piece.split()), what split_sentences would collapse it to.
-        for s in _split_flat(piece.strip()):
+        text = piece.strip()
+        at += len(piece) - len(piece.lstrip())
+        for part in _SENTENCE.split(text):
+            s = part.strip()
+            start = at + len(part) - len(part.lstrip())
+            at += len(part) + 1  # _SENTENCE matches one space
+            if not s:
+                continue
             # Both patterns open with "^" (no MULTILINE) and never match empty: sub("", s)
             # replaces at most the one match at 0, which is cutting off match(s). Each is tried
             # only where its first character can match: "d" under IGNORECASE is "d" or "D" (no
@@ -271,10 +380,26 @@ def _sentences(rationale: str) -> list[str]:
             # so _CITATION_TAIL's "\s*" matches nothing and "(" or a quote must come first.
             if s[0] in "dD" and (m := _LEADING.match(s)):
                 s = s[m.end():]
+                start += m.end()
             if s[:1] in _TAIL_OPENS and (m := _CITATION_TAIL.match(s)):
                 s = s[m.end():]
-            out.append(s.strip())
+                start += m.end()
+            start += len(s) - len(s.lstrip())
+            s = s.strip()
+            end = start + len(s)
+            if ascii_text:
+                out.append((s, low_flat[start:end], classes.find(b".a", start, end) < 0))
+            else:
+                out.append((s, None, False))
     return out
+
+
+def _planted(sentence: str, low: str | None, spaced: bool) -> bool:
+    """`bool(instruction_spans(sentence))` for a sentence of `_located` with its fold and
+    `spaced`; for a spaced one, through INSTRUCTION's `_spaced` twin."""
+    if spaced and low is not None:
+        return _INSTRUCTION_SPACED(" " + low) is not None
+    return bool(instruction_spans(sentence))
 
 
 def candidate_sentences(rationale: str, min_score: float = 0.0,
@@ -286,8 +411,10 @@ def candidate_sentences(rationale: str, min_score: float = 0.0,
     out; past `max_chars`
     the lowest-scored go first. When nothing is left, the rationale's last three sentences.
     """
-    parts = [s for s in _sentences(rationale) if len(s.split()) >= 3 and not instruction_spans(s)]
-    scored = [(_score(s, min_score), i, s) for i, s in enumerate(parts)]  # > min_score kept
+    located = [x for x in _located(rationale) if len(x[0].split()) >= 3 and not _planted(*x)]
+    parts = [s for s, _, _ in located]
+    scored = [(_score(s, min_score, None, low, spaced), i, s)  # > min_score kept
+              for i, (s, low, spaced) in enumerate(located)]
     kept = [x for x in scored if x[0] > min_score]
     if not kept:
         return parts[-3:]
@@ -302,11 +429,12 @@ def candidate_sentences(rationale: str, min_score: float = 0.0,
 
 def case_reason(rationale: str) -> str | None:
     """The rationale's case-specific reason: 1-2 sentences, at most 50 words; None if none."""
-    parts = _sentences(rationale)
+    parts = _located(rationale)
     # A sentence of `_sentences` is whitespace-collapsed and stripped (its words are joined by
     # single spaces and it holds no other whitespace): its count of spaces + 1 is its
     # len(split()) when it is not empty, and empty ones are left out.
-    scored = [(_score(s, 0.0, s.count(" ") + 1), i, s) for i, s in enumerate(parts) if s]
+    scored = [(_score(s, 0.0, s.count(" ") + 1, low, spaced), i, s)
+              for i, (s, low, spaced) in enumerate(parts) if s]
     good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))  # > 0 kept
     # A planted instruction is never chosen. The sentences are taken best first as if the planted
     # ones had been left out of `good` (the order of the others is the same; scores are pure):
@@ -319,7 +447,7 @@ def case_reason(rationale: str) -> str | None:
         if len(chosen) >= MAX_SENTENCES:
             break
         n = len(cand[2].split())
-        if (not chosen or words + n <= MAX_WORDS) and not instruction_spans(cand[2]):
+        if (not chosen or words + n <= MAX_WORDS) and not _planted(*parts[cand[1]]):
             chosen.append(cand)
             words += n
     if not chosen:
