@@ -99,22 +99,30 @@ def _led(words: Folded, group: bool = False) -> re.Pattern[str]:
     return re.compile(rf"[^a-z0-9_]({body})" if group else rf"[^a-z0-9_](?:{body})", re.ASCII)
 
 
-def _spaced(pattern: str, group: bool = False) -> re.Pattern[str]:
-    """`pattern`'s lower-case twin behind a space (with `group`, the match after it captured),
-    for " " + `fold(text)` when every word start in it follows a space (`_sentence_spans`'s
-    `spaced`): for a pattern opening with "\\b" then, in each alternative, a letter, and looking
-    nowhere before its own start, this finds what `_led`'s twin behind any non-word character
-    finds, at the same places.
-
-    Why: a match opens with a letter at a word start, so the character before it is a non-word
-    one, which is then a space; and a space before a letter is a word start, so the "\\b" is
-    left out. re jumps from space to space with a plain character loop, where the class
-    [^a-z0-9_] is a set look-up at every character (about 6 times the instructions).
-    """
+def _body(pattern: str) -> str:
+    """`pattern`'s lower-case twin without its opening "\\b", for a pattern opening with "\\b"
+    then, in each alternative, a letter, and looking nowhere before its own start: right after
+    a non-word character the "\\b" holds wherever a match can open (on a letter)."""
     if not pattern.startswith(r"\b"):
         raise ValueError(f"{pattern!r}: not a word-start pattern")
-    body = lower_pattern(pattern[2:])
+    return lower_pattern(pattern[2:])
+
+
+def _spaced(pattern: str, group: bool = False) -> re.Pattern[str]:
+    """`pattern`'s lower-case twin behind a space (with `group`, the match after it captured),
+    for `led` = " " + `fold(text)`: it finds what `_led`'s twin, behind any non-word character,
+    finds behind a space. With `_AT_LEAD` at the leads of `_located` (the non-word characters
+    but the space before a word character), that is all `_led`'s twin finds.
+
+    Why: a match opens with a letter at a word start, so the character before it is a non-word
+    one: a space, or one of `leads`. re jumps from space to space with a plain character loop,
+    where the class [^a-z0-9_] is a set look-up at every character (about 6 times the
+    instructions); the leads are a few a sentence, none in most.
+    """
+    body = _body(pattern)
     return re.compile(rf" ({body})" if group else rf" (?:{body})", re.ASCII)
+
+
 
 
 _CASE_LED = _led(_CASE).findall
@@ -174,6 +182,16 @@ _EXCUSE_SPACED = _spaced(_EXCUSE.pattern).search
 # `bool(instruction_spans(sentence))` is whether INSTRUCTION matches (one span per match);
 # its alternatives each open with a letter after its "\b" and look nowhere before.
 _INSTRUCTION_SPACED = _spaced(INSTRUCTION.pattern).search
+# At a lead (a non-word character but the space, before a word character), in one call: what
+# each of the case, fact, guideline, excuse and instruction twins matches right after it, or
+# None. Each "(?:(?=(...))|)" holds, so re never backtracks into an earlier one, and each
+# group is what that twin's `match` there gives (the first way it matches).
+_AT_LEAD = re.compile(
+    "".join(rf"(?:(?=({_body(p)}))|)" for p in (
+        _CASE.pattern, _FACT.pattern, _GUIDELINE.pattern, _EXCUSE.pattern, INSTRUCTION.pattern)),
+    re.ASCII,
+).match
+Hits = tuple[tuple["str | None", ...], ...]
 # Word characters (ASCII) to "a", the space to itself, every other byte to ".": in a plain
 # ASCII text's bytes so mapped, b".a" is a word start after something else than a space.
 _CLASSES = bytes(
@@ -219,13 +237,21 @@ def _less_words(score: float, words: int) -> float:
 
 def _score(
     sentence: str, floor: float | None, words: int | None = None, low: str | None = None,
-    spaced: bool = False,
+    hits: Hits | None = None,
 ) -> float:
     """`sentence_score(sentence)`; with a `floor`, a score at or below it may come back as any
     value at or below it (callers that keep only scores above `floor` keep the same sentences).
     `words` is `len(sentence.split())` when the caller knows it; `low` is `fold(sentence)` when
-    the caller has it (not None), and `spaced` says every word start in " " + `low` follows a
-    space (`_located`): then the word lists run as their `_spaced` twins.
+    the caller has it (not None), with the `hits` of `_located` (`_AT_LEAD` at each lead):
+    then the word lists run as their `_spaced` twins, and the hits add what is at the leads.
+
+    With hits, the fact and guideline words are those behind a space and those at the leads:
+    `findall` takes every match of these lists, as no match of theirs holds the start of another
+    (inside one, only "red flags", "page 12", "according to", "evidence-based", "icd-9" and the
+    like hold a word start, and no word of the same list opens with "flag", a digit, "to",
+    "based"...: the tests check each list). A case word may hold one ("in this patient" holds
+    "this patient", which findall skips), so a case word at a lead (none in the letters) falls
+    back to `_led`'s twin. The excuse is only looked for: at a lead or behind a space.
 
     Why that holds: until `_less_words`, `score` is a whole number (exact in a float, so the
     order of the terms is free); every test after a check only takes something off, and
@@ -244,10 +270,14 @@ def _score(
         quoted = sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“"))
     else:  # the same, with the twins behind a lead (`_led`); ASCII text holds no “ or ”
         led = " " + low
-        if spaced:
+        if hits is None:
+            score = 2.0 * len(_CASE_LED(led)) + 1.0 * len(set(_FACT_LED(led)))
+        elif not hits:
             score = 2.0 * len(_CASE_SPACED(led)) + 1.0 * len(set(_FACT_SPACED(led)))
         else:
-            score = 2.0 * len(_CASE_LED(led)) + 1.0 * len(set(_FACT_LED(led)))
+            case = _CASE_LED(led) if any(h[0] for h in hits) else _CASE_SPACED(led)
+            facts = _FACT_SPACED(led) + [h[1] for h in hits if h[1] is not None]
+            score = 2.0 * len(case) + 1.0 * len(set(facts))
         quoted = sentence.count("\"") >= 2 or sentence.startswith("\"")
     if quoted:
         score -= 4.0
@@ -255,16 +285,22 @@ def _score(
         return _less_words(score, words)
     if low is None:
         score -= 2.0 * _GUIDELINE.count(sentence, low)
+    elif hits is None:
+        score -= 2.0 * len(_GUIDELINE_LED(led))
     else:
-        score -= 2.0 * len(_GUIDELINE_SPACED(led) if spaced else _GUIDELINE_LED(led))
+        score -= 2.0 * len(_GUIDELINE_SPACED(led))
+        if hits:
+            score -= 2.0 * sum(h[2] is not None for h in hits)
     if floor is not None and _less_words(score, words) <= floor:
         return _less_words(score, words)
     # Only whether each is found counts; the conclusion and the background are looked for only
     # without an excuse (all three are pure, so the order of the tests is free).
     if low is None:
         excuse = _EXCUSE.found(sentence, low)
+    elif hits is None:
+        excuse = _EXCUSE_LED(led) is not None
     else:
-        excuse = (_EXCUSE_SPACED if spaced else _EXCUSE_LED)(led) is not None
+        excuse = _EXCUSE_SPACED(led) is not None or any(h[3] is not None for h in hits)
     if not excuse:
         # A prefilter on ASCII text: every conclusion holds "request"; see _may_hold_background.
         if (low is None or "request" in low) and _CONCLUSION.found(sentence, low):
@@ -306,7 +342,7 @@ def _sentences(rationale: str) -> list[str]:
     return [s for s, _, _ in _located(rationale)]
 
 
-Located = tuple[str, "str | None", bool]
+Located = tuple[str, "str | None", "Hits | None"]
 
 
 def _unquoted(flat: str) -> list[tuple[str, int]]:
@@ -344,20 +380,28 @@ def _unquoted(flat: str) -> list[tuple[str, int]]:
 
 
 def _located(rationale: str) -> list[Located]:
-    """`_sentences(rationale)`, each with its `fold` and whether it is `spaced` (every word
-    start in " " + its fold follows a space), when the collapsed rationale is plain ASCII;
-    else with None and False.
+    """`_sentences(rationale)`, each with its `fold` and its `hits` (`_AT_LEAD` at each place
+    in " " + its fold where a word character follows another non-word character than a
+    space), when the collapsed rationale is plain ASCII; else with None and None.
 
     Each sentence is a slice of the collapsed rationale (`flat`): pieces of it, stripped, split
     at one space, and cut at the front. So its fold is the slice of `flat.lower()` where it
-    starts (ASCII lower-casing keeps every index), and a word start after something else than
-    a space in it is a b".a" of `flat`'s bytes mapped by `_CLASSES` inside its stretch (its
-    first word, after the " " put before it, needs none).
+    starts (ASCII lower-casing keeps every index), and its leads are the b".a" of `flat`'s
+    bytes mapped by `_CLASSES` inside its stretch (its first word, after the " " put before
+    it, needs none).
     """
     flat = _collapsed(rationale)
     ascii_text = plain_ascii(flat)
     low_flat = flat.lower() if ascii_text else ""
-    classes = flat.encode("ascii").translate(_CLASSES) if ascii_text else b""
+    # Where in `flat` a word character follows another non-word character than a space.
+    leads: list[int] = []
+    if ascii_text:
+        classes = flat.encode("ascii").translate(_CLASSES)
+        i = classes.find(b".a")
+        while i >= 0:
+            leads.append(i)
+            i = classes.find(b".a", i + 1)
+    n = 0  # leads[:n] lie before the sentence at hand
     # Every quoted passage opens with '"' or '“': without either there is none to split at.
     pieces = _unquoted(flat) if "\"" in flat or "“" in flat else [(flat, 0)]
     out: list[Located] = []
@@ -366,40 +410,53 @@ def _located(rationale: str) -> list[Located]:
         # its strip() is its " ".join(piece.split()), what split_sentences would collapse it to.
         text = piece.strip()
         at += len(piece) - len(piece.lstrip())
-        for part in _SENTENCE.split(text):
-            s = part.strip()
-            start = at + len(part) - len(part.lstrip())
-            at += len(part) + 1  # _SENTENCE matches one space
+        # `text` is collapsed and stripped, and _SENTENCE matches one space: every part of the
+        # split is a stretch between two spaces (or an end), so it opens and ends with no
+        # whitespace (its strip() is itself; only the split of "" gives an empty one).
+        for s in _SENTENCE.split(text):
+            start = at
+            at += len(s) + 1
             if not s:
                 continue
             # Both patterns open with "^" (no MULTILINE) and never match empty: sub("", s)
             # replaces at most the one match at 0, which is cutting off match(s). Each is tried
             # only where its first character can match: "d" under IGNORECASE is "d" or "D" (no
-            # other character folds to it; a test checks all of them). `s` opens with no space
-            # (strip(), and _LEADING ends in a greedy "\s*"; str.isspace is re's Unicode \s),
+            # other character folds to it; a test checks all of them). `s` opens with no space,
             # so _CITATION_TAIL's "\s*" matches nothing and "(" or a quote must come first.
+            # Both end in a greedy "\s*" (str.isspace is re's Unicode \s): what is left opens
+            # with no whitespace, and ends where `s` did, so it is its own strip().
             if s[0] in "dD" and (m := _LEADING.match(s)):
                 s = s[m.end():]
                 start += m.end()
             if s[:1] in _TAIL_OPENS and (m := _CITATION_TAIL.match(s)):
                 s = s[m.end():]
                 start += m.end()
-            start += len(s) - len(s.lstrip())
-            s = s.strip()
+            if not ascii_text:
+                out.append((s, None, None))
+                continue
             end = start + len(s)
-            if ascii_text:
-                out.append((s, low_flat[start:end], classes.find(b".a", start, end) < 0))
-            else:
-                out.append((s, None, False))
+            low = low_flat[start:end]
+            while n < len(leads) and leads[n] < start:
+                n += 1
+            if n == len(leads) or leads[n] >= end - 1:  # no lead before a character of `s`
+                out.append((s, low, ()))
+                continue
+            led = " " + low
+            hits = []
+            k = n
+            while k < len(leads) and leads[k] < end - 1:
+                hits.append(_AT_LEAD(led, leads[k] - start + 2).groups())  # after the lead
+                k += 1
+            out.append((s, low, tuple(hits)))
     return out
 
 
-def _planted(sentence: str, low: str | None, spaced: bool) -> bool:
+def _planted(sentence: str, low: str | None, hits: Hits | None) -> bool:
     """`bool(instruction_spans(sentence))` for a sentence of `_located` with its fold and
-    `spaced`; for a spaced one, through INSTRUCTION's `_spaced` twin."""
-    if spaced and low is not None:
-        return _INSTRUCTION_SPACED(" " + low) is not None
-    return bool(instruction_spans(sentence))
+    hits: through INSTRUCTION's `_spaced` twin and at the leads."""
+    if low is None or hits is None:
+        return bool(instruction_spans(sentence))
+    return _INSTRUCTION_SPACED(" " + low) is not None or any(h[4] is not None for h in hits)
 
 
 def candidate_sentences(rationale: str, min_score: float = 0.0,
@@ -413,8 +470,8 @@ def candidate_sentences(rationale: str, min_score: float = 0.0,
     """
     located = [x for x in _located(rationale) if len(x[0].split()) >= 3 and not _planted(*x)]
     parts = [s for s, _, _ in located]
-    scored = [(_score(s, min_score, None, low, spaced), i, s)  # > min_score kept
-              for i, (s, low, spaced) in enumerate(located)]
+    scored = [(_score(s, min_score, None, low, hits), i, s)  # > min_score kept
+              for i, (s, low, hits) in enumerate(located)]
     kept = [x for x in scored if x[0] > min_score]
     if not kept:
         return parts[-3:]
@@ -433,8 +490,8 @@ def case_reason(rationale: str) -> str | None:
     # A sentence of `_sentences` is whitespace-collapsed and stripped (its words are joined by
     # single spaces and it holds no other whitespace): its count of spaces + 1 is its
     # len(split()) when it is not empty, and empty ones are left out.
-    scored = [(_score(s, 0.0, s.count(" ") + 1, low, spaced), i, s)
-              for i, (s, low, spaced) in enumerate(parts) if s]
+    scored = [(_score(s, 0.0, s.count(" ") + 1, low, hits), i, s)
+              for i, (s, low, hits) in enumerate(parts) if s]
     good = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))  # > 0 kept
     # A planted instruction is never chosen. The sentences are taken best first as if the planted
     # ones had been left out of `good` (the order of the others is the same; scores are pure):
