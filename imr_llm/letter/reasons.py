@@ -211,6 +211,33 @@ _QUOTED_PASSAGE = re.compile(r"[\"“][^\"“”]{60,}?[\"”]")  # a quoted gui
 _LEADING = re.compile(r"^(?:decision\s+rationale\s*:\s*)", re.IGNORECASE)
 
 
+# What can open a sentence after ". " in text with no quote (the class of _SENTENCE's look-ahead).
+_OPENS_SENTENCE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ(")
+
+
+def _split_at_stops(text: str) -> list[str]:
+    """`_SENTENCE.split(text)` for plain ASCII text that holds no '"', '!' or '?'.
+
+    Why: _SENTENCE matches a space after [.!?] or after [.!?] and a quote, before [A-Z"“(];
+    its two look-behinds for "an initial or Dr." can never fail there (each needs a letter
+    just before the space, where the first look-behinds put a stop or a quote). Without '!',
+    '?' and quotes (the ASCII ones are '"' and, in the look-behind, none else) that is every
+    ". " before [A-Z(]: the ". " of `text.split(". ")` (they never overlap) with the next part
+    opening so. The others are put back; the stop stays with its sentence, the space goes.
+    """
+    parts = text.split(". ")
+    out = []
+    cur = parts[0]
+    for nxt in parts[1:]:
+        if nxt[:1] in _OPENS_SENTENCE:  # "" is not in it
+            out.append(cur + ".")
+            cur = nxt
+        else:
+            cur = cur + ". " + nxt
+    out.append(cur)
+    return out
+
+
 def split_sentences(text: str) -> list[str]:
     """Prose -> sentences, whitespace collapsed."""
     return _split_flat(" ".join(text.split()))
@@ -403,7 +430,10 @@ def _located(rationale: str) -> list[Located]:
             i = classes.find(b".a", i + 1)
     n = 0  # leads[:n] lie before the sentence at hand
     # Every quoted passage opens with '"' or '“': without either there is none to split at.
-    pieces = _unquoted(flat) if "\"" in flat or "“" in flat else [(flat, 0)]
+    quoted = "\"" in flat or "“" in flat
+    pieces = _unquoted(flat) if quoted else [(flat, 0)]
+    split = (_split_at_stops if ascii_text and not quoted and "!" not in flat and "?" not in flat
+             else _SENTENCE.split)
     out: list[Located] = []
     for piece, at in pieces:
         # A piece of whitespace-collapsed text is collapsed but for one space at either end:
@@ -413,7 +443,7 @@ def _located(rationale: str) -> list[Located]:
         # `text` is collapsed and stripped, and _SENTENCE matches one space: every part of the
         # split is a stretch between two spaces (or an end), so it opens and ends with no
         # whitespace (its strip() is itself; only the split of "" gives an empty one).
-        for s in _SENTENCE.split(text):
+        for s in split(text):
             start = at
             at += len(s) + 1
             if not s:

@@ -367,3 +367,11 @@ def test_spaced_twins_and_leads_are_the_led_ones() -> None:
         assert (bool(reasons._INSTRUCTION_SPACED(led)) or any(planted)) == bool(
             instruction_spans(led[1:])), s
     assert seen > 500
+
+
+def test_split_at_stops_is_the_sentence_split() -> None:
+    rnd = random.Random(9)
+    pool = ["a", "B", "(", ")", ".", ". ", " ", "Dr. ", "e.g. ", "J. ", "no. ", "x", "Z", ",", "1"]
+    for _ in range(20000):
+        text = "".join(rnd.choice(pool) for _ in range(rnd.randint(0, 20)))
+        assert reasons._split_at_stops(text) == reasons._SENTENCE.split(text), text
