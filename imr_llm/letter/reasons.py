@@ -353,11 +353,20 @@ def _collapsed(text: str) -> str:
     """`" ".join(text.split())`, and `text` itself when it is so already (the rules backend's
     rationales are): plain ASCII whose only whitespace is single inner spaces. (For plain
     ASCII, str.split's whitespace is the space, tab, LF, CR, VT and FF.)"""
-    if (plain_ascii(text) and "  " not in text and "\n" not in text and "\t" not in text
-            and "\r" not in text and "\x0b" not in text and "\x0c" not in text
+    return _collapsed_ascii(text)[0]
+
+
+def _collapsed_ascii(text: str) -> tuple[str, bool]:
+    """`_collapsed(text)` and whether it is `plain_ascii`: that of `text` when it is (split and
+    join only take characters out and put spaces in)."""
+    if not plain_ascii(text):
+        flat = " ".join(text.split())
+        return flat, plain_ascii(flat)
+    if ("  " not in text and "\n" not in text and "\t" not in text and "\r" not in text
+            and "\x0b" not in text and "\x0c" not in text
             and text[:1] != " " and text[-1:] != " "):
-        return text
-    return " ".join(text.split())
+        return text, True
+    return " ".join(text.split()), True
 
 
 def _sentences(rationale: str) -> list[str]:
@@ -417,8 +426,7 @@ def _located(rationale: str) -> list[Located]:
     bytes mapped by `_CLASSES` inside its stretch (its first word, after the " " put before
     it, needs none).
     """
-    flat = _collapsed(rationale)
-    ascii_text = plain_ascii(flat)
+    flat, ascii_text = _collapsed_ascii(rationale)
     low_flat = flat.lower() if ascii_text else ""
     # Where in `flat` a word character follows another non-word character than a space.
     leads: list[int] = []
@@ -486,7 +494,8 @@ def _planted(sentence: str, low: str | None, hits: Hits | None) -> bool:
     hits: through INSTRUCTION's `_spaced` twin and at the leads."""
     if low is None or hits is None:
         return bool(instruction_spans(sentence))
-    return _INSTRUCTION_SPACED(" " + low) is not None or any(h[4] is not None for h in hits)
+    return _INSTRUCTION_SPACED(" " + low) is not None or (
+        bool(hits) and any(h[4] is not None for h in hits))
 
 
 def candidate_sentences(rationale: str, min_score: float = 0.0,

@@ -292,6 +292,8 @@ def test_collapsed_is_the_split_join() -> None:
     for _ in range(5000):
         text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 12)))
         assert _collapsed(text) == " ".join(text.split()), repr(text)
+        assert reasons._collapsed_ascii(text) == (
+            _collapsed(text), reasons.plain_ascii(_collapsed(text))), repr(text)
 
 
 _NON_SPACE_LEAD = re.compile(r"[^a-z0-9_ ](?=[a-z0-9_])", re.ASCII)
