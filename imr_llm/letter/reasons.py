@@ -178,7 +178,15 @@ _EXCUSE = Folded(
     word_end=True,
 )
 _EXCUSE_LED = _led(_EXCUSE).search
-_EXCUSE_SPACED = _spaced(_EXCUSE.pattern).search
+# `_EXCUSE` found from the facts (all of `_FACT`'s matches: none holds another's start): its
+# "no", "without", "since", "because", "absence", "lack\w*" and "fail\w*" are fact words with
+# the same span ("no" is the fact's "n(?:o|...)" first try, "lack\w*" and "fail\w*" the
+# fact's own, and no other fact opens with "lack" or "fail"). The rest, "not\s+(?:documented|
+# been)" and "given", behind a space: "not" is then a fact ("n(?:o|ot...)" gives "not" before
+# the space); at the other leads, `_AT_LEAD` looks for the whole pattern.
+_EXCUSE_FACTS = frozenset(("no", "without", "since", "because", "absence"))
+_NOT_DONE_SPACED = re.compile(r" not\s+(?:documented|been)\b", re.ASCII).search
+_GIVEN_SPACED = re.compile(r" given\b", re.ASCII).search
 # `bool(instruction_spans(sentence))` is whether INSTRUCTION matches (one span per match);
 # its alternatives each open with a letter after its "\b" and look nowhere before.
 _INSTRUCTION_SPACED = _spaced(INSTRUCTION.pattern).search
@@ -253,13 +261,14 @@ def sentence_score(sentence: str) -> float:
     return _score(sentence, None)
 
 
-def _less_words(score: float, words: int) -> float:
-    """`score` less what a sentence of `words` words loses for its length (the last step)."""
+def _length_loss(words: int) -> float:
+    """What a sentence of `words` words loses for its length (the last step, `score - loss`;
+    taking 0.0 off changes no float, -0.0 included)."""
     if words > MAX_WORDS:
-        return score - (words - MAX_WORDS) / 10
+        return (words - MAX_WORDS) / 10
     if words < 5:
-        return score - 3.0
-    return score
+        return 3.0
+    return 0.0
 
 
 def _score(
@@ -280,14 +289,15 @@ def _score(
     "this patient", which findall skips), so a case word at a lead (none in the letters) falls
     back to `_led`'s twin. The excuse is only looked for: at a lead or behind a space.
 
-    Why that holds: until `_less_words`, `score` is a whole number (exact in a float, so the
+    Why that holds: until the length loss, `score` is a whole number (exact in a float, so the
     order of the terms is free); every test after a check only takes something off, and
-    `_less_words` is monotonic (x <= y gives x - d <= y - d, rounding included). So once
-    `_less_words(score, words) <= floor`, the full score is at or below `floor` too, and the
-    tests still to run (only lowering it) are skipped.
+    taking the loss off is monotonic (x <= y gives x - d <= y - d, rounding included). So once
+    `score - loss <= floor`, the full score is at or below `floor` too, and the tests still to
+    run (only lowering it) are skipped.
     """
     if words is None:
         words = len(sentence.split())
+    loss = _length_loss(words)
     if low is None:
         lowered = sentence.lower()
         low = lowered if plain_ascii(sentence) else None  # fold(sentence)
@@ -298,18 +308,19 @@ def _score(
     else:  # the same, with the twins behind a lead (`_led`); ASCII text holds no “ or ”
         led = " " + low
         if hits is None:
-            score = 2.0 * len(_CASE_LED(led)) + 1.0 * len(set(_FACT_LED(led)))
+            case, facts = _CASE_LED(led), _FACT_LED(led)
         elif not hits:
-            score = 2.0 * len(_CASE_SPACED(led)) + 1.0 * len(set(_FACT_SPACED(led)))
+            case, facts = _CASE_SPACED(led), _FACT_SPACED(led)
         else:
             case = _CASE_LED(led) if any(h[0] for h in hits) else _CASE_SPACED(led)
             facts = _FACT_SPACED(led) + [h[1] for h in hits if h[1] is not None]
-            score = 2.0 * len(case) + 1.0 * len(set(facts))
+        fact_set = set(facts)
+        score = 2.0 * len(case) + 1.0 * len(fact_set)
         quoted = sentence.count("\"") >= 2 or sentence.startswith("\"")
     if quoted:
         score -= 4.0
-    if floor is not None and _less_words(score, words) <= floor:
-        return _less_words(score, words)
+    if floor is not None and score - loss <= floor:
+        return score - loss
     if low is None:
         score -= 2.0 * _GUIDELINE.count(sentence, low)
     elif hits is None:
@@ -318,25 +329,32 @@ def _score(
         score -= 2.0 * len(_GUIDELINE_SPACED(led))
         if hits:
             score -= 2.0 * sum(h[2] is not None for h in hits)
-    if floor is not None and _less_words(score, words) <= floor:
-        return _less_words(score, words)
+    if floor is not None and score - loss <= floor:
+        return score - loss
     # Only whether each is found counts; the conclusion and the background are looked for only
     # without an excuse (all three are pure, so the order of the tests is free).
     if low is None:
         excuse = _EXCUSE.found(sentence, low)
     elif hits is None:
         excuse = _EXCUSE_LED(led) is not None
-    else:
-        excuse = _EXCUSE_SPACED(led) is not None or any(h[3] is not None for h in hits)
+    else:  # most excuse words are fact words, found already (`_EXCUSE_FACTS`)
+        excuse = (
+            not fact_set.isdisjoint(_EXCUSE_FACTS)
+            or (("lack" in low or "fail" in low)
+                and any(f[:4] in ("lack", "fail") for f in fact_set))
+            or (bool(hits) and any(h[3] is not None for h in hits))
+            or ("not" in fact_set and _NOT_DONE_SPACED(led) is not None)
+            or ("given" in low and _GIVEN_SPACED(led) is not None)
+        )
     if not excuse:
         # A prefilter on ASCII text: every conclusion holds "request"; see _may_hold_background.
         if (low is None or "request" in low) and _CONCLUSION.found(sentence, low):
             score -= 5.0  # the boilerplate conclusion says nothing about the case
-            if floor is not None and _less_words(score, words) <= floor:
-                return _less_words(score, words)
+            if floor is not None and score - loss <= floor:
+                return score - loss
         if (low is None or _may_hold_background(low)) and _BACKGROUND.found(sentence, low):
             score -= 4.0
-    return _less_words(score, words)
+    return score - loss
 
 
 def cut_words(text: str, limit: int = MAX_WORDS) -> str:
@@ -437,6 +455,7 @@ def _located(rationale: str) -> list[Located]:
             leads.append(i)
             i = classes.find(b".a", i + 1)
     n = 0  # leads[:n] lie before the sentence at hand
+    n_leads = len(leads)
     # Every quoted passage opens with '"' or '“': without either there is none to split at.
     quoted = "\"" in flat or "“" in flat
     pieces = _unquoted(flat) if quoted else [(flat, 0)]
@@ -474,15 +493,15 @@ def _located(rationale: str) -> list[Located]:
                 continue
             end = start + len(s)
             low = low_flat[start:end]
-            while n < len(leads) and leads[n] < start:
+            while n < n_leads and leads[n] < start:
                 n += 1
-            if n == len(leads) or leads[n] >= end - 1:  # no lead before a character of `s`
+            if n == n_leads or leads[n] >= end - 1:  # no lead before a character of `s`
                 out.append((s, low, ()))
                 continue
             led = " " + low
             hits = []
             k = n
-            while k < len(leads) and leads[k] < end - 1:
+            while k < n_leads and leads[k] < end - 1:
                 hits.append(_AT_LEAD(led, leads[k] - start + 2).groups())  # after the lead
                 k += 1
             out.append((s, low, tuple(hits)))

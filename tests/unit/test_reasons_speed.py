@@ -364,8 +364,10 @@ def test_spaced_twins_and_leads_are_the_led_ones() -> None:
             reasons._FACT_LED(led)), s
         assert len(reasons._GUIDELINE_SPACED(led)) + sum(g is not None for g in guides) == len(
             reasons._GUIDELINE_LED(led)), s
-        assert (bool(reasons._EXCUSE_SPACED(led)) or any(excuse)) == bool(
-            reasons._EXCUSE_LED(led)), s
+        found = set(reasons._FACT_SPACED(led) + [f for f in facts if f is not None])
+        assert (bool(found & reasons._EXCUSE_FACTS) or any(f[:4] in ("lack", "fail") for f in found)
+                or any(excuse) or ("not" in found and bool(reasons._NOT_DONE_SPACED(led)))
+                or bool(reasons._GIVEN_SPACED(led))) == bool(reasons._EXCUSE_LED(led)), s
         assert (bool(reasons._INSTRUCTION_SPACED(led)) or any(planted)) == bool(
             instruction_spans(led[1:])), s
     assert seen > 500
@@ -377,3 +379,18 @@ def test_split_at_stops_is_the_sentence_split() -> None:
     for _ in range(20000):
         text = "".join(rnd.choice(pool) for _ in range(rnd.randint(0, 20)))
         assert reasons._split_at_stops(text) == reasons._SENTENCE.split(text), text
+
+
+def test_located_scores_are_the_straightforward_score() -> None:
+    """The scores of located sentences (their fold and hits given) are `ref_score`'s."""
+    rnd = random.Random(12)
+    marks = ["(", "-", "/", "'", "#", ".", ","]
+    words = [*VOCAB, "not documented", "not been", "given", "lacking", "failed", "(no", "-since"]
+    texts = [" ".join(SENTENCES[i : i + 9]) for i in range(0, 1800, 9)]
+    texts += [". ".join(" ".join(rnd.choice(marks) * (rnd.random() < 0.1) + rnd.choice(words)
+                                 for _ in range(rnd.randint(1, 30))).capitalize()
+                        for _ in range(rnd.randint(1, 6))) for _ in range(600)]
+    for t in texts:
+        for s, low, hits in reasons._located(t):
+            if s:
+                assert reasons._score(s, None, None, low, hits) == ref_score(s), s
