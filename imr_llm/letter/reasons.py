@@ -190,13 +190,17 @@ _GIVEN_SPACED = re.compile(r" given\b", re.ASCII).search
 # `bool(instruction_spans(sentence))` is whether INSTRUCTION matches (one span per match);
 # its alternatives each open with a letter after its "\b" and look nowhere before.
 _INSTRUCTION_SPACED = _spaced(INSTRUCTION.pattern).search
+# The background behind a space; its "^" alternative fails there (not at 0), and a match at
+# the sentence's start is looked for on its own (`Folded` does the same: `_background`).
+_BACKGROUND_SPACED = _spaced(_BACKGROUND.pattern).search
 # At a lead (a non-word character but the space, before a word character), in one call: what
-# each of the case, fact, guideline, excuse and instruction twins matches right after it, or
-# None. Each "(?:(?=(...))|)" holds, so re never backtracks into an earlier one, and each
-# group is what that twin's `match` there gives (the first way it matches).
+# each of the case, fact, guideline, excuse, instruction and background twins matches right
+# after it, or None. Each "(?:(?=(...))|)" holds, so re never backtracks into an earlier one,
+# and each group is what that twin's `match` there gives (the first way it matches).
 _AT_LEAD = re.compile(
     "".join(rf"(?:(?=({_body(p)}))|)" for p in (
-        _CASE.pattern, _FACT.pattern, _GUIDELINE.pattern, _EXCUSE.pattern, INSTRUCTION.pattern)),
+        _CASE.pattern, _FACT.pattern, _GUIDELINE.pattern, _EXCUSE.pattern, INSTRUCTION.pattern,
+        _BACKGROUND.pattern)),
     re.ASCII,
 ).match
 Hits = tuple[tuple["str | None", ...], ...]
@@ -348,11 +352,25 @@ def _score(
         )
     if not excuse:
         # A prefilter on ASCII text: every conclusion holds "request"; see _may_hold_background.
-        if (low is None or "request" in low) and _CONCLUSION.found(sentence, low):
+        if low is None:
+            conclusion = _CONCLUSION.found(sentence, low)
+        else:  # `found` without its literal filter: the search itself fails at once unless
+            # the sentence opens with a request (it is tried at 0 only, after "^")
+            conclusion = "request" in low and _CONCLUSION.fast.search(low) is not None
+        if conclusion:
             score -= 5.0  # the boilerplate conclusion says nothing about the case
             if floor is not None and score - loss <= floor:
                 return score - loss
-        if (low is None or _may_hold_background(low)) and _BACKGROUND.found(sentence, low):
+        if low is None:
+            background = _BACKGROUND.found(sentence, low)
+        elif hits is None:
+            background = _may_hold_background(low) and _BACKGROUND.found(sentence, low)
+        else:  # as `Folded.found`: at 0, then behind a space or at a lead
+            background = _may_hold_background(low) and (
+                _BACKGROUND.fast.match(low) is not None
+                or _BACKGROUND_SPACED(led) is not None
+                or (bool(hits) and any(h[5] is not None for h in hits)))
+        if background:
             score -= 4.0
     return score - loss
 
