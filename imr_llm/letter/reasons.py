@@ -579,7 +579,7 @@ def case_reason(rationale: str) -> str | None:
     for cand in good:
         if len(chosen) >= MAX_SENTENCES:
             break
-        n = len(cand[2].split())
+        n = cand[2].count(" ") + 1  # its len(split()), as for its score
         if (not chosen or words + n <= MAX_WORDS) and not _planted(*parts[cand[1]]):
             chosen.append(cand)
             words += n
