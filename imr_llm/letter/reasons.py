@@ -477,14 +477,16 @@ def _located(rationale: str) -> list[Located]:
     # Every quoted passage opens with '"' or '“': without either there is none to split at.
     quoted = "\"" in flat or "“" in flat
     pieces = _unquoted(flat) if quoted else [(flat, 0)]
-    split = (_split_at_stops if ascii_text and not quoted and "!" not in flat and "?" not in flat
-             else _SENTENCE.split)
+    stops_only = ascii_text and "!" not in flat and "?" not in flat
     out: list[Located] = []
     for piece, at in pieces:
         # A piece of whitespace-collapsed text is collapsed but for one space at either end:
         # its strip() is its " ".join(piece.split()), what split_sentences would collapse it to.
         text = piece.strip()
         at += len(piece) - len(piece.lstrip())
+        # A piece without a quote left (once the passages are cut out) is split as one with none.
+        split = (_split_at_stops if stops_only and (not quoted or "\"" not in text)
+                 else _SENTENCE.split)
         # `text` is collapsed and stripped, and _SENTENCE matches one space: every part of the
         # split is a stretch between two spaces (or an end), so it opens and ends with no
         # whitespace (its strip() is itself; only the split of "" gives an empty one).
