@@ -522,7 +522,8 @@ def _located(rationale: str) -> list[Located]:
             hits = []
             k = n
             while k < n_leads and leads[k] < end - 1:
-                hits.append(_AT_LEAD(led, leads[k] - start + 2).groups())  # after the lead
+                # (after the lead; it always matches: each part of it may match empty)
+                hits.append(_AT_LEAD(led, leads[k] - start + 2).groups())  # type: ignore[union-attr]
                 k += 1
             out.append((s, low, tuple(hits)))
     return out
