@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -33,3 +34,16 @@ def blank_pdf() -> bytes:
     buf = io.BytesIO()
     pdf.save(buf)
     return buf.getvalue()
+
+
+def labeled_subset(folder: Path, stems: list[str]) -> tuple[Path, Path]:
+    """The labeled letters `stems` (evals/letters) and their gold copied into `folder`:
+    (letters folder, gold folder)."""
+    letters, gold = folder / "letters", folder / "gold"
+    letters.mkdir()
+    gold.mkdir()
+    for stem in stems:
+        shutil.copy(EVAL_LETTERS / f"{stem}.txt", letters)
+        shutil.copy(GOLD / f"{stem}.json", gold)
+    return letters, gold
+

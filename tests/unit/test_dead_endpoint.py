@@ -8,7 +8,6 @@ transport's retries cost milliseconds.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ import imr_llm.eval_cli
 from imr_llm.batch import EndpointWatch
 from imr_llm.cli import main
 from imr_llm.errors import EndpointUnreachableError
-from tests.helpers import EVAL_LETTERS, GOLD
+from tests.helpers import EVAL_LETTERS, GOLD, labeled_subset
 
 MODEL = ["--backend", "llm", "--model", "tiny", "--no-cache", "--reasks", "0"]
 
@@ -117,12 +116,7 @@ def endpoint() -> Iterator[Callable[[list[int]], Endpoint]]:
 def labeled(tmp_path: Path) -> tuple[Path, Path, list[str]]:
     """Three labeled letters with their gold: (letters folder, gold folder, stems)."""
     stems = [g.stem for g in sorted(GOLD.glob("CM*.json"))[:3]]
-    letters, gold = tmp_path / "letters", tmp_path / "gold"
-    letters.mkdir()
-    gold.mkdir()
-    for stem in stems:
-        shutil.copy(EVAL_LETTERS / f"{stem}.txt", letters)
-        shutil.copy(GOLD / f"{stem}.json", gold)
+    letters, gold = labeled_subset(tmp_path, stems)
     return letters, gold, stems
 
 

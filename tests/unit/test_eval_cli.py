@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from imr_llm.cli import main
+from tests.helpers import labeled_subset
 
 ROOT = Path(__file__).resolve().parents[2]
 LETTERS = ROOT / "evals" / "letters"
@@ -17,13 +18,7 @@ BASELINE = ROOT / "evals" / "baselines" / "rules.json"
 
 
 def _subset(tmp_path: Path, stems: list[str]) -> tuple[Path, Path]:
-    letters, gold = tmp_path / "letters", tmp_path / "gold"
-    letters.mkdir()
-    gold.mkdir()
-    for stem in stems:
-        shutil.copy(LETTERS / f"{stem}.txt", letters)
-        shutil.copy(GOLD / f"{stem}.json", gold)
-    return letters, gold
+    return labeled_subset(tmp_path, stems)
 
 
 def _stems_with_different_decisions() -> list[str]:
