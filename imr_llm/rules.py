@@ -8,6 +8,8 @@ a finding says so.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from imr_llm.letter.anchors import Anchor, Anchors, ItemAnchors, rationale_headings
@@ -157,21 +159,20 @@ def clinical_summary(anchors: Anchors) -> str:
 def _first_sentences(flat: str, count: int, planted: bool) -> list[str]:
     """The first `count` of `_split_squashed(flat)` (those holding no planted instruction, when
     `planted`), split no further than they reach: `_SENTENCE.split` cuts at each match of
-    `finditer`, left to right (a match is never empty), so its pieces up to the k-th match are
-    the text between matches."""
-    out: list[str] = []
+    `finditer`, left to right (a match is never empty), so its pieces are the text between
+    matches."""
+    kept = (p for piece in _pieces(flat)
+            if (p := piece.strip()) and not (planted and instruction_spans(p)))
+    return list(islice(kept, count))
+
+
+def _pieces(flat: str) -> Iterator[str]:
+    """`_SENTENCE.split(flat)`, one piece at a time."""
     pos = 0
     for m in _SENTENCE.finditer(flat):
-        piece = flat[pos : m.start()].strip()
+        yield flat[pos : m.start()]
         pos = m.end()
-        if piece and not (planted and instruction_spans(piece)):
-            out.append(piece)
-            if len(out) == count:
-                return out
-    piece = flat[pos:].strip()
-    if piece and not (planted and instruction_spans(piece)):
-        out.append(piece)
-    return out
+    yield flat[pos:]
 
 
 def _clinical(anchors: Anchors, found: ClinicalAnchors) -> Clinical:
