@@ -4,7 +4,9 @@
 
 Runs `imr-llm summarize` in-process (rules backend) on each letter's text and PDF and on the
 example letter, in json (meta.elapsed_s blanked), html, csv, markdown and text, then the eval
-run (report.md, report.html, run.json with timings blanked). Compare two dumps with
+run (report.md, report.html, run.json with timings blanked), and the batch's JSON Lines
+(`summarize --out`, one worker, over every input: the lines as written, in input order,
+timings blanked). Compare two dumps with
 `diff -r A B`. Run it with PYTHONPATH pointing at a worktree to dump another commit.
 """
 
@@ -16,6 +18,7 @@ import io
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 _TIMING = re.compile(r'("(?:elapsed_s|started|finished|seconds|duration_s|elapsed)"\s*:\s*)'
@@ -60,6 +63,13 @@ def main() -> int:
             text = _blank(text)
             name = f"{path.stem}.{path.suffix[1:]}.{fmt}"
             (out / name).write_text(text, encoding="utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        jsonl = Path(tmp) / "batch.jsonl"
+        log = _run(["summarize", *map(str, inputs), "--backend", "rules", "--concurrency", "1",
+                    "--out", str(jsonl)])
+        (out / "_batch.exit").write_text(log.rsplit("\n--- exit", 1)[1], encoding="utf-8")
+        (out / "_batch.jsonl").write_text(_blank(jsonl.read_text(encoding="utf-8")),
+                                          encoding="utf-8")
     if not args.no_eval:
         run = out / "_eval"
         log = _run(["eval", "--backend", "rules", "--out", str(run)])
