@@ -134,6 +134,68 @@ def _prefix(seq: object) -> str:
     return "".join(run)
 
 
+def opening_literals(pattern: str, flags: int = 0) -> tuple[str, ...]:
+    """The literals one of which opens every match of `pattern` (case-sensitive), one per
+    top-level alternative, read off the parse tree ("CASE\\s+X|DOCUMENTS" -> ("CASE",
+    "DOCUMENTS"); a prefix the parser factored out of the alternatives is put back), or ()
+    when some match may open otherwise."""
+    tree = _parser.parse(pattern, flags)
+    if tree.state.flags & re.IGNORECASE:
+        return ()
+    run: list[str] = []
+    for op, arg in tree:
+        if op is _ops.LITERAL:
+            run.append(chr(arg))
+            continue
+        if op is _ops.BRANCH:
+            rests = [_prefix(alternative) for alternative in arg[1]]
+            if all(rests):
+                return tuple(dict.fromkeys("".join(run) + rest for rest in rests))
+        break
+    return ("".join(run),) if run else ()
+
+
+class Prefixed:
+    """A case-sensitive alternation of patterns that open with different literals
+    (`opening_literals`): `search` tries it only where `str.find` puts one of them.
+
+    Why: when the alternatives share no first character, `re` searching for the alternation
+    tests a character set at every position of the text; `str.find` of each literal is many
+    times quicker. (With one literal, or a shared first character, `re` itself skips ahead to
+    it about as fast: use the plain pattern then.) `search` tries `match` where a literal
+    starts, in order, each literal only before the best match so far: every match starts at
+    such a place, so the first place that matches is the leftmost one, where `search`'s match
+    is what `match` there gives (with the same pos and endpos).
+    """
+
+    __slots__ = ("literals", "regex")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.regex = re.compile(pattern, flags)
+        self.literals = opening_literals(pattern, flags)
+        if len(self.literals) < 2:
+            raise ValueError(f"{pattern!r}: not an alternation opening with several literals")
+
+    def search(self, text: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
+        """`regex.search(text, pos, endpos)`."""
+        end = len(text) if endpos is None else endpos
+        match = self.regex.match
+        find = text.find
+        best: re.Match[str] | None = None
+        before = end  # a better match starts before this
+        for literal in self.literals:
+            # a literal starting before `before` lies in [pos, before - 1 + len(literal))
+            limit = min(end, before - 1 + len(literal))
+            at = find(literal, pos, limit)
+            while at >= 0:
+                found = match(text, at, end)
+                if found is not None:
+                    best, before = found, at
+                    break
+                at = find(literal, at + 1, limit)
+        return best
+
+
 def plain_ascii(text: str) -> bool:
     """Whether `Folded` may search `text` through its twins: ASCII, and none of the four ASCII
     separators U+001C to U+001F, which a Unicode-mode space class matches and an ASCII-mode

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from imr_llm.letter.fold import Prefixed
 from imr_llm.letter.vocab import Format
 
 Span = tuple[int, int]
@@ -61,7 +62,11 @@ _HEADINGS: dict[str, str] = {
     "issues": r"IMR ISSUES,? DECISIONS AND RATIONALES|IMR DECISION\(S\) AND RATIONALE\(S\)|"
     r"ISSUE AT DISPUTE:",
 }
-_HEADING_RES = {k: re.compile(v.replace(" ", r"\s+")) for k, v in _HEADINGS.items()}
+_HEADING_RES: dict[str, re.Pattern[str] | Prefixed] = {
+    k: re.compile(v.replace(" ", r"\s+")) for k, v in _HEADINGS.items()
+}
+# Its alternatives open with three different words (no first character in common).
+_HEADING_RES["clinical"] = Prefixed(_HEADINGS["clinical"].replace(" ", r"\s+"))
 
 
 @dataclass(frozen=True)
