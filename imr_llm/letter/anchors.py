@@ -79,6 +79,14 @@ _PARTIAL = re.compile(
 # "Physical therapy QTY: 12.00" -> the count at the end of a service text.
 _QTY_TAIL = re.compile(r"\s*\bQTY\s*:?\s*\d+(?:\.\d+)?\s*$", re.IGNORECASE)
 _TRAILING_IS = re.compile(r"\s+is$")
+
+
+def _strip_trailing_is(value: str) -> str:
+    """`_TRAILING_IS.sub("", value)`; `$` matches at the end or before a closing "\n", so
+    without "is" there is no match (and no scan of every position)."""
+    return _TRAILING_IS.sub("", value) if value.endswith(("is", "is\n")) else value
+
+
 _END_OF_SENTENCE = re.compile(r"[.;!?][\"”')\]]*$")
 _CONCLUSION = Folded(
     r"\b"
@@ -196,7 +204,7 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
         # No Unicode letter but Q, T, Y folds to q, t, y: without "qty" there is no match.
         qm = _QTY_TAIL.search(svc_text) if "qty" in svc_text.lower() else None
         service_value = squash(svc_text[: qm.start()] if qm else svc_text).rstrip(" ,;:")
-        service_value = _TRAILING_IS.sub("", service_value)
+        service_value = _strip_trailing_is(service_value)
         svc_core_end = svc_start + len(svc_text.rstrip()) if not qm else svc_start + qm.start()
         service = Anchor(
             "item.service",

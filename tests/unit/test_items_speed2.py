@@ -10,7 +10,7 @@ import random
 import re
 import sys
 
-from imr_llm.letter.anchors import _UNICODE_LED, _heading_spans
+from imr_llm.letter.anchors import _TRAILING_IS, _UNICODE_LED, _heading_spans, _strip_trailing_is
 from imr_llm.letter.fold import fold
 from imr_llm.letter.normalize import normalize
 from imr_llm.letter.sections import split_sections
@@ -73,3 +73,15 @@ def test_letter_led_headings_open_with_letters_of_two_cases() -> None:
         assert sorted(cased) == sorted({first.upper(), first.lower()})
         assert led.pattern.startswith(f"[{first.upper()}{first.lower()}]")
 
+
+
+def test_trailing_is_prefilter_keeps_the_sub() -> None:
+    """Stripping a trailing " is" only after the `endswith` test is the plain `re.sub`."""
+    texts = _texts(5, 4000) + [t[-80:] for t in _letter_texts()]
+    texts += ["x is", "x is\n", "x\tis", "is", " is", "x\u2028is", "x\x85is\n", "x IS", "xis"]
+    changed = 0
+    for text in texts:
+        want = _TRAILING_IS.sub("", text)
+        assert _strip_trailing_is(text) == want, text
+        changed += want != text
+    assert changed > 50
