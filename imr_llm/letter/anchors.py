@@ -35,6 +35,38 @@ _MX_GUIDES = (
     Folded(r"Expert\s+Reviewer\s+guideline\s*:"),
 )
 _RATIONALE = Folded(r"Decision\s+rationale\s*:")
+
+
+def _letter_led(rx: Folded) -> re.Pattern[str]:
+    """`rx.slow` led by a class of its first letter's two cases, the rest IGNORECASE: the same
+    matches (under IGNORECASE a letter of the headings' first letters, c d e m, matches only
+    its two ASCII cases), but `re` skips ahead to that class instead of trying the whole
+    pattern at every position of text that is not plain ASCII."""
+    first, rest = rx.pattern[0], rx.pattern[1:]
+    return re.compile(f"[{first.upper()}{first.lower()}](?i:{rest})")
+
+
+_UNICODE_LED = {rx: _letter_led(rx) for rx in (_CA_GUIDE, *_MX_GUIDES, _RATIONALE)}
+
+
+def _heading_spans(rx: Folded, text: str, low: str | None, pos: int, end: int) -> list[Span]:
+    """The spans of `rx.finditer(text, low, pos, end)`.
+
+    On plain ASCII text each place `str.find` finds `rx.prefix` at (every match opens with
+    it) is tried with the twin alone: its span is the original pattern's there (see `Folded`),
+    and no match is re-matched on the original text."""
+    if low is None:
+        return [m.span() for m in _UNICODE_LED[rx].finditer(text, pos, end)]
+    prefix, match, find = rx.prefix, rx.fast.match, low.find
+    spans: list[Span] = []
+    while (at := find(prefix, pos, end)) >= 0:
+        m = match(low, at, end)
+        if m is None:
+            pos = at + 1
+        else:
+            spans.append(m.span())
+            pos = m.end()  # never empty: it holds the prefix
+    return spans
 _PARTIAL = re.compile(
     r"^(?P<orig>.+?)\s+(?:was|were)\s+the\s+original\s+request\s*\.?\s*"
     r"(?:(?P<auth>.+?)\s+(?:was|were)\s+authorized\s+by\s+the\s+Claims\s+Administrator"
@@ -47,6 +79,14 @@ _PARTIAL = re.compile(
 # "Physical therapy QTY: 12.00" -> the count at the end of a service text.
 _QTY_TAIL = re.compile(r"\s*\bQTY\s*:?\s*\d+(?:\.\d+)?\s*$", re.IGNORECASE)
 _TRAILING_IS = re.compile(r"\s+is$")
+
+
+def _strip_trailing_is(value: str) -> str:
+    """`_TRAILING_IS.sub("", value)`; `$` matches at the end or before a closing "\n", so
+    without "is" there is no match (and no scan of every position)."""
+    return _TRAILING_IS.sub("", value) if value.endswith(("is", "is\n")) else value
+
+
 _END_OF_SENTENCE = re.compile(r"[.;!?][\"”')\]]*$")
 _CONCLUSION = Folded(
     r"\b"
@@ -109,10 +149,11 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
         return [], notes
     i0, i1 = sec.issues
     marks = list(_DECISION_MARK.finditer(text, i0, i1))
-    ca = list(_CA_GUIDE.finditer(text, low, i0, i1))
-    mx = sorted((m for rx in _MX_GUIDES for m in rx.finditer(text, low, i0, i1)),
-                key=lambda m: m.start())
-    ra = list(_RATIONALE.finditer(text, low, i0, i1))
+    ca = _heading_spans(_CA_GUIDE, text, low, i0, i1)
+    # (two matches of the two patterns never share a start: spans sort by their starts)
+    mx = sorted(_heading_spans(_MX_GUIDES[0], text, low, i0, i1)
+                + _heading_spans(_MX_GUIDES[1], text, low, i0, i1))
+    ra = _heading_spans(_RATIONALE, text, low, i0, i1)
     nt.memo[("rationale_headings", i0, i1)] = len(ra)  # what rationale_headings counts
     intro = _SET_FORTH.search(text, low, i0, i1)
     floor = intro.end() if intro else i0
@@ -163,7 +204,7 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
         # No Unicode letter but Q, T, Y folds to q, t, y: without "qty" there is no match.
         qm = _QTY_TAIL.search(svc_text) if "qty" in svc_text.lower() else None
         service_value = squash(svc_text[: qm.start()] if qm else svc_text).rstrip(" ,;:")
-        service_value = _TRAILING_IS.sub("", service_value)
+        service_value = _strip_trailing_is(service_value)
         svc_core_end = svc_start + len(svc_text.rstrip()) if not qm else svc_start + qm.start()
         service = Anchor(
             "item.service",
@@ -187,14 +228,14 @@ def _item_anchors(nt: NormalizedText, sec: Sections) -> tuple[list[ItemAnchors],
         rat = _first_between(ra, mark.end(), seg_end)
         ca_anchor = mx_anchor = rat_anchor = concl = None
         if cag:
-            end = mxg.start() if mxg else (rat.start() if rat else seg_end)
-            ca_anchor = _text_anchor(nt, "item.claims_administrator_guideline", cag.end(), end)
+            end = mxg[0] if mxg else (rat[0] if rat else seg_end)
+            ca_anchor = _text_anchor(nt, "item.claims_administrator_guideline", cag[1], end)
         if mxg:
-            end = rat.start() if rat else seg_end
-            mx_anchor = _text_anchor(nt, "item.reviewer_guideline", mxg.end(), end)
+            end = rat[0] if rat else seg_end
+            mx_anchor = _text_anchor(nt, "item.reviewer_guideline", mxg[1], end)
         if rat:
-            rat_anchor = _text_anchor(nt, "item.rationale", rat.end(), seg_end)
-            concl = _conclusion(nt, rat.end(), seg_end)
+            rat_anchor = _text_anchor(nt, "item.rationale", rat[1], seg_end)
+            concl = _conclusion(nt, rat[1], seg_end)
         if not (cag and mxg and rat):
             notes.append(f"items[{k}]: guideline or rationale heading not found")
         items.append(
@@ -225,10 +266,10 @@ def rationale_headings(nt: NormalizedText, start: int, end: int) -> int:
     return found
 
 
-def _first_between(matches: list[re.Match[str]], lo: int, hi: int) -> re.Match[str] | None:
-    for m in matches:
-        if lo <= m.start() < hi:
-            return m
+def _first_between(spans: list[Span], lo: int, hi: int) -> Span | None:
+    for span in spans:
+        if lo <= span[0] < hi:
+            return span
     return None
 
 
