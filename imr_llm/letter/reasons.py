@@ -9,7 +9,6 @@ or two (at most 50 words, in letter order) are the reason.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Final
 
@@ -30,7 +29,7 @@ _SENTENCE = re.compile(
 )
 
 
-def _word_list(words: tuple[str, ...]) -> Folded:
+def _word_list(words: list[str]) -> Folded:
     """Any of `words` as a whole word.
 
     Through `one_of` (grouped by first letter, the same matches): re then tests each word start
@@ -39,38 +38,45 @@ def _word_list(words: tuple[str, ...]) -> Folded:
     return Folded(r"\b" + one_of(words) + r"\b", word_start=True, word_end=True)
 
 
-_CASE_WORDS: Final = (
-    r"in\s+this\s+(?:case|instance|patient)",
-    r"in\s+the\s+present\s+case",
-    r"regarding\s+this",
-    r"here(?=,)",
-    r"for\s+this\s+(?:patient|claimant|injured\s+worker|applicant)",
-    r"the\s+(?:patient|claimant|injured\s+worker|applicant|worker|employee|iw|provider|"
-    r"treating\s+(?:physician|provider))",
-    *(rf"{pronoun}\s+(?:has|had|was|is|did|does|reported|underwent|completed|continues)"
-      for pronoun in ("he", "she")),
-    r"this\s+(?:patient|claimant|applicant|injured\s+worker)",
-    "records?", "documentation", "notes?", r"progress\s+reports?", "submitted", "provided",
+_CASE = _word_list(
+    [
+        r"in\s+this\s+(?:case|instance|patient)",
+        r"in\s+the\s+present\s+case",
+        r"regarding\s+this",
+        r"here(?=,)",
+        r"for\s+this\s+(?:patient|claimant|injured\s+worker|applicant)",
+        r"the\s+(?:patient|claimant|injured\s+worker|applicant|worker|employee|iw|provider|"
+        r"treating\s+(?:physician|provider))",
+    ]
+    + [
+        rf"{pronoun}\s+(?:has|had|was|is|did|does|reported|underwent|completed|continues)"
+        for pronoun in ("he", "she")
+    ]
+    + [
+        r"this\s+(?:patient|claimant|applicant|injured\s+worker)",
+        "records?", "documentation", "notes?", r"progress\s+reports?", "submitted", "provided",
+    ]
 )
-_FACT_WORDS: Final = (
-    r"no", r"not", r"lack\w*", r"without", r"absence", r"absent", r"fail\w*", r"unclear",
-    r"insufficient", r"exceed\w*", r"already", r"completed", r"prior", r"previous",
-    r"previously", r"history", r"documented", r"noted", r"reported", r"remains?",
-    r"persistent", r"ongoing", r"improvement", r"improved", r"benefit", r"response",
-    r"red\s+flags?", r"neurologic\w*", r"deficits?", r"findings?", r"exam\w*",
-    r"sessions?", r"visits?", r"weeks?", r"months?", r"however", r"although", r"despite",
-    r"since", r"because",
+_FACT = _word_list(
+    [
+        r"no", r"not", r"lack\w*", r"without", r"absence", r"absent", r"fail\w*", r"unclear",
+        r"insufficient", r"exceed\w*", r"already", r"completed", r"prior", r"previous",
+        r"previously", r"history", r"documented", r"noted", r"reported", r"remains?",
+        r"persistent", r"ongoing", r"improvement", r"improved", r"benefit", r"response",
+        r"red\s+flags?", r"neurologic\w*", r"deficits?", r"findings?", r"exam\w*",
+        r"sessions?", r"visits?", r"weeks?", r"months?", r"however", r"although", r"despite",
+        r"since", r"because",
+    ]
 )
-_GUIDELINE_WORDS: Final = (
-    "guidelines?", "mtus", "acoem", "odg", r"recommend\w*", "criteria",  # any case
-    r"evidence[- ]based", r"page\s+\d+", "chapter", r"table\s+\d", r"state[sd]?\s+that",
-    r"according\s+to", "studies", r"indicated\s+(?:for|when|in)", r"may\s+be",
-    r"should\s+be", r"can\s+be", r"is\s+supported", r"are\s+supported", "supports?",
-    r"icd-?(?:9|10)", r"visits\s+over\s+\d+\s+weeks",
+_GUIDELINE = _word_list(
+    [
+        "guidelines?", "mtus", "acoem", "odg", r"recommend\w*", "criteria",  # any case
+        r"evidence[- ]based", r"page\s+\d+", "chapter", r"table\s+\d", r"state[sd]?\s+that",
+        r"according\s+to", "studies", r"indicated\s+(?:for|when|in)", r"may\s+be",
+        r"should\s+be", r"can\s+be", r"is\s+supported", r"are\s+supported", "supports?",
+        r"icd-?(?:9|10)", r"visits\s+over\s+\d+\s+weeks",
+    ]
 )
-_CASE = _word_list(_CASE_WORDS)
-_FACT = _word_list(_FACT_WORDS)
-_GUIDELINE = _word_list(_GUIDELINE_WORDS)
 
 
 def _led(words: Folded, group: bool = False) -> re.Pattern[str]:
@@ -122,98 +128,9 @@ def _spaced(pattern: str, group: bool = False) -> re.Pattern[str]:
 _CASE_LED = _led(_CASE).findall
 _FACT_LED = _led(_FACT, group=True).findall
 _GUIDELINE_LED = _led(_GUIDELINE).findall
-# What `_spaced_words` gives in one pass (the tests hold it to these three).
 _CASE_SPACED = _spaced(_CASE.pattern).findall
 _FACT_SPACED = _spaced(_FACT.pattern, group=True).findall
 _GUIDELINE_SPACED = _spaced(_GUIDELINE.pattern).findall
-
-
-def _merged(lists: tuple[tuple[str, ...], ...]) -> str:
-    """The word lists' alternatives (each opening with a lower-case letter) as one alternation
-    grouped by first letter across the lists, each list's alternatives for a letter in a group
-    of their own (in the list's order) with the list's closing "\\b"; the lists in `lists`'
-    order within a letter.
-
-    re tests a place against each alternative's first letter in turn (a few instructions
-    each, a whole list's worth at every place where nothing matches): one pass over one
-    alternative a letter costs about half of the three lists' passes.
-    """
-    letters: dict[str, list[list[str]]] = {}
-    for n, words in enumerate(lists):
-        for word in words:
-            if not ("a" <= word[0] <= "z") or word[1:2] in ("?", "*", "+", "{"):
-                raise ValueError(f"{word!r}: must open with a plain lower-case letter")
-            groups = letters.setdefault(word[0], [[] for _ in lists])
-            groups[n].append(word[1:])
-    return "|".join(
-        letter + "(?:" + "|".join("(?:" + "|".join(tails) + r")\b" for tails in groups if tails)
-        + ")"
-        for letter, groups in letters.items()
-    )
-
-
-# The three lists' matches behind a space, in one findall: at each space (the match takes the
-# space only), the text of the one list's match that opens after it. At one place at most one
-# list matches, but for "visits over 8 weeks" (a guideline, and "visits" a fact there): two
-# lists' matches at one place share their first letters up to a letter where they part
-# (checked by hand, list by list, and by the tests). Each list's findall goes on after its
-# match, so that a match opening inside one of its own is not found; no fact or guideline
-# match holds a word start of its own list (`_score`), a case match only "this ..." after
-# "in this", "for this" and "regarding this": the look-behinds leave that one out, when the
-# match it lies in is there ("in this" takes "patient", of the words after "this"). They read
-# the single spaces of collapsed text (`_located`'s, the only text searched so).
-_THIS_ALONE = (
-    r"t(?<! for t)(?<! regarding t)his\s+(?:(?<! in this )patient|claimant|applicant|"
-    r"injured\s+worker)"
-)
-_WORDS_SPACED = re.compile(
-    r" (?=(" + _merged((
-        tuple(lower_pattern(w) for w in _GUIDELINE_WORDS),  # before the facts: "visits over"
-        tuple(_THIS_ALONE if w.startswith("this") else lower_pattern(w) for w in _CASE_WORDS),
-        tuple(lower_pattern(w) for w in _FACT_WORDS),
-    )) + "))",
-    re.ASCII,
-).findall
-_CASE_FULL = re.compile(lower_pattern(_CASE.pattern), re.ASCII).fullmatch
-_FACT_FULL = re.compile(lower_pattern(_FACT.pattern), re.ASCII).fullmatch
-_GUIDELINE_FULL = re.compile(lower_pattern(_GUIDELINE.pattern), re.ASCII).fullmatch
-# `_word_kind`'s answers.
-_IS_CASE, _IS_FACT, _IS_GUIDELINE, _IS_VISITS_OVER = range(4)
-
-
-@functools.lru_cache(maxsize=4096)
-def _word_kind(word: str) -> int:
-    """Which list's match `word`, a `_WORDS_SPACED` hit, is: the one whose pattern matches all
-    of it (the same path matches it where it was found; no other list matches there). "here"
-    is a case word at a "," only (it looks past its end). A guideline "visits over ..." is the
-    fact "visits" too. Words recur: each is looked at once."""
-    if _FACT_FULL(word):
-        return _IS_FACT
-    if _GUIDELINE_FULL(word):
-        return _IS_VISITS_OVER if word.startswith("visits") else _IS_GUIDELINE
-    if word == "here" or _CASE_FULL(word):
-        return _IS_CASE
-    raise ValueError(f"{word!r}: not a word of the lists")
-
-
-def _spaced_words(led: str) -> tuple[int, list[str], int]:
-    """`(len(_CASE_SPACED(led)), _FACT_SPACED(led), len(_GUIDELINE_SPACED(led)))` for `led`
-    = " " + a whitespace-collapsed plain ASCII text, lower-cased."""
-    case = guides = 0
-    facts: list[str] = []
-    for word in _WORDS_SPACED(led):
-        kind = _word_kind(word)
-        if kind == _IS_FACT:
-            facts.append(word)
-        elif kind == _IS_CASE:
-            case += 1
-        else:
-            guides += 1
-            if kind == _IS_VISITS_OVER:
-                facts.append("visits")
-    return case, facts, guides
-
-
 # Background a rationale restates (injury date, diagnosis, presenting complaint): about this case,
 # but not why the item was decided, unless the same sentence says what was lacking or failed.
 # Grouped by first letter (`one_of`), the diagnosis verbs spelled out: the same matches, in the
@@ -394,18 +311,15 @@ def _score(
         quoted = sum(map(sentence.count, _QUOTES)) >= 2 or sentence.startswith(("\"", "“"))
     else:  # the same, with the twins behind a lead (`_led`); ASCII text holds no “ or ”
         led = " " + low
-        guides = 0  # with hits, the guideline words, found with the others
         if hits is None:
-            cases, facts = len(_CASE_LED(led)), _FACT_LED(led)
+            case, facts = _CASE_LED(led), _FACT_LED(led)
+        elif not hits:
+            case, facts = _CASE_SPACED(led), _FACT_SPACED(led)
         else:
-            cases, facts, guides = _spaced_words(led)
-            if hits:
-                if any(h[0] for h in hits):
-                    cases = len(_CASE_LED(led))
-                facts += [h[1] for h in hits if h[1] is not None]
-                guides += sum(h[2] is not None for h in hits)
+            case = _CASE_LED(led) if any(h[0] for h in hits) else _CASE_SPACED(led)
+            facts = _FACT_SPACED(led) + [h[1] for h in hits if h[1] is not None]
         fact_set = set(facts)
-        score = 2.0 * cases + 1.0 * len(fact_set)
+        score = 2.0 * len(case) + 1.0 * len(fact_set)
         quoted = sentence.count("\"") >= 2 or sentence.startswith("\"")
     if quoted:
         score -= 4.0
@@ -416,7 +330,9 @@ def _score(
     elif hits is None:
         score -= 2.0 * len(_GUIDELINE_LED(led))
     else:
-        score -= 2.0 * guides
+        score -= 2.0 * len(_GUIDELINE_SPACED(led))
+        if hits:
+            score -= 2.0 * sum(h[2] is not None for h in hits)
     if floor is not None and score - loss <= floor:
         return score - loss
     # Only whether each is found counts; the conclusion and the background are looked for only
