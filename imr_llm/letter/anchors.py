@@ -50,23 +50,13 @@ _UNICODE_LED = {rx: _letter_led(rx) for rx in (_CA_GUIDE, *_MX_GUIDES, _RATIONAL
 
 
 def _heading_spans(rx: Folded, text: str, low: str | None, pos: int, end: int) -> list[Span]:
-    """The spans of `rx.finditer(text, low, pos, end)`.
-
-    On plain ASCII text each place `str.find` finds `rx.prefix` at (every match opens with
-    it) is tried with the twin alone: its span is the original pattern's there (see `Folded`),
-    and no match is re-matched on the original text."""
+    """The spans of `rx.finditer(text, low, pos, end)` (`Folded.spans`; on text that is not
+    plain ASCII through the letter-led pattern)."""
     if low is None:
         return [m.span() for m in _UNICODE_LED[rx].finditer(text, pos, end)]
-    prefix, match, find = rx.prefix, rx.fast.match, low.find
-    spans: list[Span] = []
-    while (at := find(prefix, pos, end)) >= 0:
-        m = match(low, at, end)
-        if m is None:
-            pos = at + 1
-        else:
-            spans.append(m.span())
-            pos = m.end()  # never empty: it holds the prefix
-    return spans
+    return rx.spans(text, low, pos, end)
+
+
 _PARTIAL = re.compile(
     r"^(?P<orig>.+?)\s+(?:was|were)\s+the\s+original\s+request\s*\.?\s*"
     r"(?:(?P<auth>.+?)\s+(?:was|were)\s+authorized\s+by\s+the\s+Claims\s+Administrator"

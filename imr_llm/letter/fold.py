@@ -324,6 +324,18 @@ class Folded:
             if found is not None:  # pragma: no branch - the same match, by construction
                 yield found
 
+    def spans(
+        self, text: str, low: str | None, pos: int = 0, endpos: int | None = None
+    ) -> list[tuple[int, int]]:
+        """The spans of `finditer(text, low, pos, endpos)`'s matches. On ASCII text they are
+        the twin's: a twin's match has the original's span, so none is re-matched."""
+        end = len(text) if endpos is None else endpos
+        if low is None:
+            return [m.span() for m in self.slow.finditer(text, pos, end)]
+        if self.needs and self._absent(low, pos, end):
+            return []
+        return list(self._spans(low, pos, end))
+
     def last(
         self, text: str, low: str | None, pos: int = 0, endpos: int | None = None
     ) -> re.Match[str] | None:

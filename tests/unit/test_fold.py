@@ -28,7 +28,7 @@ def test_lower_pattern_keeps_escapes_and_group_syntax() -> None:
 
 
 def test_every_folded_pattern_matches_like_the_original_on_real_letters() -> None:
-    """search and finditer give the same spans and groups as the IGNORECASE pattern."""
+    """search, finditer and spans give the same spans (and groups) as the IGNORECASE pattern."""
     texts = [normalize(p.read_text(encoding="utf-8")).text for p in real_letters()[:30]]
     texts.append("The PATIENT’s Left KNEE — MTUS ﬁne, naïve")  # not ASCII: the original runs
     # Matches at the very start, back to back after one that ends in ':' or a space, and
@@ -44,6 +44,8 @@ def test_every_folded_pattern_matches_like_the_original_on_real_letters() -> Non
             want = [(m.span(), m.groups()) for m in rx.slow.finditer(text)]
             got = [(m.span(), m.groups()) for m in rx.finditer(text, low)]
             assert got == want, rx.pattern
+            assert rx.spans(text, low, 40, 3000) == [
+                m.span() for m in rx.slow.finditer(text, 40, 3000)], rx.pattern
             first = rx.slow.search(text, 100, 2000)
             found = rx.search(text, low, 100, 2000)
             assert (found and (found.span(), found.groups())) == (
