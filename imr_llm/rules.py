@@ -105,12 +105,23 @@ def guideline_text(anchor: Anchor | None) -> str | None:
     return value or None
 
 
-def rationale_summary(item: ItemAnchors) -> str:
-    """1-2 sentences, at most 50 words: the case-specific reason the reviewer gave."""
+def rationale_summary(item: ItemAnchors, reasons: dict[str, str | None] | None = None) -> str:
+    """1-2 sentences, at most 50 words: the case-specific reason the reviewer gave.
+
+    `reasons` holds `case_reason` of the rationales already read in this letter: one rationale
+    often covers several items (about one item in ten in the letters), and the reason is a pure
+    function of its text.
+    """
     if item.rationale is None:
         return ""
     rationale = str(item.rationale.value)
-    return case_reason(rationale) or cut_words(_last_sentences(item, rationale))
+    if reasons is None:
+        reason = case_reason(rationale)
+    elif rationale in reasons:
+        reason = reasons[rationale]
+    else:
+        reason = reasons[rationale] = case_reason(rationale)
+    return reason or cut_words(_last_sentences(item, rationale))
 
 
 def _last_sentences(item: ItemAnchors, rationale: str) -> str:
@@ -213,7 +224,7 @@ def clinical_findings(anchors: Anchors, found: ClinicalAnchors) -> list[Finding]
     return out
 
 
-def _item(a: ItemAnchors) -> Item:
+def _item(a: ItemAnchors, reasons: dict[str, str | None]) -> Item:
     decision = a.decision.value
     quantity = unit = None
     if a.quantity is not None:
@@ -232,7 +243,7 @@ def _item(a: ItemAnchors) -> Item:
         reviewer_guideline=mx,
         guideline_sources=guideline_sources(ca, mx),  # type: ignore[arg-type]  # names are GuidelineSource
         rationale=str(a.rationale.value) if a.rationale else "",
-        rationale_summary=rationale_summary(a),
+        rationale_summary=rationale_summary(a, reasons),
     )
 
 
@@ -366,7 +377,8 @@ def summarize_rules(letter: Letter, anchors: Anchors, meta: Meta) -> LetterSumma
         specialties=val("reviewer.specialties") or [],
     )
     patient = Patient(age=val("patient.age"), sex=val("patient.sex"))
-    items = [_item(a) for a in anchors.items]
+    reasons: dict[str, str | None] = {}
+    items = [_item(a, reasons) for a in anchors.items]
     outcome = outcome_of([i.decision for i in items])
     found = find_clinical(anchors.norm, anchors.sections.clinical)
     summary = summary_text(
