@@ -4,15 +4,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup setup-test demo test lint typecheck eval nightly bench schema clean
+.PHONY: setup setup-test native demo test lint typecheck eval nightly bench schema clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,stats]'
+	$(BIN)/python scripts/build_native.py
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The text path's modules compiled with mypyc (about 9% faster; `make setup` does it once).
+# Rerun after editing them: until then they run as Python (imr_llm/_native.py).
+native: setup
+	$(BIN)/python scripts/build_native.py
 
 setup-test: setup
 	bash scripts/setup_test_env.sh $(BIN)
@@ -44,3 +50,4 @@ schema: setup
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find imr_llm -name '*.so' -delete; rm -f imr_llm/_native.json

@@ -10,6 +10,9 @@ and runs `batch._worker` (read, summarize with rules, JSON line) on each .txt le
 `--without MODULE.FUNC` runs it again with that function's results memoized from the warm-up
 (so its own cost is gone) and prints what it costs: how the profile in the closing notes of
 issue #12 was taken, e.g. `--without imr_llm.rules.find_clinical`. Needs Debian's valgrind.
+
+It counts the modules as Python (IMR_LLM_PURE=1): compiled ones call each other directly, past
+a memoized module attribute. `--compiled` counts the mypyc build instead (imr_llm/_native.py).
 Not a test: nothing here fails a build.
 """
 
@@ -74,13 +77,13 @@ def child(letters: Path, without: str | None) -> None:
         _worker(path, rules)
 
 
-def count(letters: Path, without: str | None = None) -> int:
+def count(letters: Path, without: str | None = None, compiled: bool = False) -> int:
     """Instructions per letter of one pass over the letters (warm-up not counted)."""
     cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null",
            sys.executable, __file__, str(letters), "--child"]
     if without:
         cmd += ["--without", without]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "PYTHONHASHSEED": "0", "IMR_LLM_PURE": "0" if compiled else "1"}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False).stderr
     found = re.search(r"Collected : (\d+)", out)
     if not found:
@@ -92,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("letters", nargs="?", default=str(ROOT.parent / "shared/imr_letters"))
     parser.add_argument("--without", action="append", default=[])
+    parser.add_argument("--compiled", action="store_true", help="count the mypyc build")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     letters = Path(args.letters)
@@ -100,8 +104,11 @@ def main() -> None:
         return
     if not shutil.which("valgrind"):
         raise SystemExit("needs valgrind (Debian package valgrind)")
-    whole = count(letters)
-    print(f"text path: {whole:,} instructions/letter ({letters})")
+    if args.compiled and args.without:
+        raise SystemExit("--without counts the Python modules: leave out --compiled")
+    whole = count(letters, compiled=args.compiled)
+    mode = "the mypyc build" if args.compiled else "Python"
+    print(f"text path ({mode}): {whole:,} instructions/letter ({letters})")
     for target in args.without:
         rest = count(letters, target)
         print(f"  {target}: {whole - rest:,} ({(whole - rest) / whole:.0%})")

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
+from imr_llm import _native
 from imr_llm.batch import _worker, run_batch
 from imr_llm.letter.anchors import _DECISION_MARK, find_anchors
 from imr_llm.letter.load import load_letter
@@ -228,6 +229,8 @@ def main() -> None:
     allowed = os.sched_getaffinity(0)
     print(f"{len(texts)} text letters, {len(pdfs)} PDFs; cores allowed {sorted(allowed)}; "
           f"load average {os.getloadavg()[0]:.2f} at start")
+    print("modules: " + (f"{len(_native.COMPILED)} compiled (mypyc, imr_llm/_native.py)"
+                         if _native.ACTIVE else "all Python (no current mypyc build)"))
     os.sched_setaffinity(0, {min(allowed)})
     try:
         text_path(texts, args.rounds)

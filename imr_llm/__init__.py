@@ -6,7 +6,12 @@
 'upheld'
 """
 
+# ruff: noqa: E402  (the imports below come after _native.install())
 from __future__ import annotations
+
+from imr_llm import _native
+
+_native.install()  # before any compiled module loads: a stale build runs as Python (see there)
 
 from imr_llm.api import summarize
 from imr_llm.errors import (
