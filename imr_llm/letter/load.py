@@ -176,20 +176,29 @@ def control_count(text: str) -> int:
 
 
 def pdf_text(data: bytes, label: str = "input") -> tuple[str, int]:
-    """Text layer of a PDF, pages joined with a newline; InputError when there is none."""
-    import pypdfium2 as pdfium
+    """Text layer of a PDF, pages joined with a newline; InputError when there is none.
 
+    The document is opened and closed as `pypdfium2.PdfDocument(data)` does it (the same calls,
+    the same refusal of a document without pages), without the wrapper object.
+    """
+    import pypdfium2 as pdfium
+    import pypdfium2.internal as pdfium_i
+    import pypdfium2.raw as pdfium_c
+
+    doc = pdfium_c.FPDF_LoadMemDocument64(data, len(data), None)
+    pages = pdfium_c.FPDF_GetPageCount(doc)
+    if pages < 1:
+        code = pdfium_c.FPDF_GetLastError()
+        if doc:
+            pdfium_c.FPDF_CloseDocument(doc)
+        raise InputError(f"{label}: broken or encrypted PDF (Failed to load document "
+                         f"(PDFium: {pdfium_i.ErrorToStr.get(code)}).)")
     try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        raise InputError(f"{label}: broken or encrypted PDF ({exc})") from None
-    try:
-        pages = len(pdf)
-        parts = [_page_text(pdf.raw, index) for index in range(pages)]
+        parts = [_page_text(doc, index) for index in range(pages)]
     except pdfium.PdfiumError as exc:
         raise InputError(f"{label}: broken PDF ({exc})") from None
     finally:
-        pdf.close()
+        pdfium_c.FPDF_CloseDocument(doc)
     text = "\n".join(parts).replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise InputError(
