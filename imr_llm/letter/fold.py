@@ -14,7 +14,7 @@ that is not ASCII takes the original pattern directly.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from re import _constants as _ops  # type: ignore[attr-defined]  # the parse tree's opcodes
 from re import _parser  # type: ignore[attr-defined]  # no public API reads a pattern's parse
 
@@ -205,9 +205,15 @@ def plain_ascii(text: str) -> bool:
     )
 
 
+#: `str.lower`, called as a function: CPython's own in the mypyc build too (imr_llm/_native.py),
+#: where `text.lower()` compiles to mypyc's version, which is slower on a whole letter and maps
+#: each character alone (a capital sigma ending a word gives "σ", not CPython's "ς").
+lower: Callable[[str], str] = str.lower
+
+
 def fold(text: str) -> str | None:
     """The lower-cased text when `plain_ascii(text)` (what `Folded` searches), else None."""
-    return text.lower() if plain_ascii(text) else None
+    return lower(text) if plain_ascii(text) else None
 
 
 class Folded:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from imr_llm.letter.fold import Folded, lower_pattern, one_of, plain_ascii
+from imr_llm.letter.fold import Folded, lower, lower_pattern, one_of, plain_ascii
 from imr_llm.letter.injection import INSTRUCTION, instruction_spans
 
 MAX_WORDS: Final = 50
@@ -303,7 +303,7 @@ def _score(
         words = len(sentence.split())
     loss = _length_loss(words)
     if low is None:
-        lowered = sentence.lower()
+        lowered = lower(sentence)
         low = lowered if plain_ascii(sentence) else None  # fold(sentence)
     if low is None:
         facts = _FACT.lowered_matches(lowered)
@@ -463,7 +463,7 @@ def _located(rationale: str) -> list[Located]:
     it, needs none).
     """
     flat, ascii_text = _collapsed_ascii(rationale)
-    low_flat = flat.lower() if ascii_text else ""
+    low_flat = lower(flat) if ascii_text else ""
     # Where in `flat` a word character follows another non-word character than a space.
     leads: list[int] = []
     if ascii_text:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from imr_llm.letter.fold import Prefixed
+from imr_llm.letter.fold import Prefixed, lower
 from imr_llm.letter.vocab import Format
 
 Span = tuple[int, int]
@@ -88,7 +88,7 @@ class Sections:
 def detect_format(text: str, low: str | None = None) -> Format:
     """The template whose headings the text carries most; 'unknown' when none match. `low`,
     when given, is `text.lower()` (a letter's `NormalizedText.low`, lowered once for all)."""
-    flat = (text.lower() if low is None else low).replace("\n", " ")
+    flat = (lower(text) if low is None else low).replace("\n", " ")
     best: Format = "unknown"
     best_hits = 0
     for name, markers in _TEMPLATE_MARKERS.items():
