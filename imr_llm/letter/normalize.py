@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import cached_property
 from itertools import accumulate, repeat
 from operator import add, sub
 from typing import NamedTuple
@@ -51,6 +50,10 @@ class Lines(NamedTuple):
     line_starts: list[int]
 
 
+#: The `memo` key of `NormalizedText.low`.
+_LOW = ("NormalizedText.low",)
+
+
 @dataclass(frozen=True)
 class NormalizedText:
     """Normalized text and the map back to the original.
@@ -70,11 +73,17 @@ class NormalizedText:
     #: `injection.instruction_spans_in`); never part of equality.
     memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
-    @cached_property
+    @property
     def low(self) -> str | None:
         """`fold.fold(text)`: the text lower-cased when it is plain ASCII, else None (what
-        `fold.Folded` searches)."""
-        return fold(self.text)
+        `fold.Folded` searches). Worked out once, kept in `memo` (not a cached_property: in
+        the mypyc build, compiled callers would run its function at every access, lower-casing
+        the whole letter once per item)."""
+        memo = self.memo
+        if _LOW in memo:
+            return memo[_LOW]  # type: ignore[return-value]  # what fold returned: str | None
+        low = memo[_LOW] = fold(self.text)
+        return low
 
     def position(self, index: int) -> int:
         """Original index of normalized character `index`."""

@@ -112,3 +112,35 @@ def test_the_source_finder_loads_the_py_file_of_each_compiled_module() -> None:
         assert spec is not None and spec.origin == str(_native.source_path(module))
         assert Path(spec.origin).is_file()
     assert finder.find_spec("imr_llm.letter.clinical", None) is None  # not compiled: left alone
+
+
+def test_a_long_letter_is_lower_cased_once_whatever_its_items(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # NormalizedText.low was a cached_property, which compiled callers ran at every access:
+    # the whole letter lower-cased again for each item (10 ms more at 120 items). Compiled
+    # modules read `fold.lower` from the module, so counting its calls sees theirs too.
+    from imr_llm.api import summarize
+    from imr_llm.letter import fold
+    from imr_llm.letter.anchors import find_anchors
+    from tests.helpers import real_letters
+
+    raw = next(t for t in (p.read_text(encoding="utf-8") for p in real_letters())
+               if len(find_anchors(t).items) == 3)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bench_throughput import repeated_items
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    big = repeated_items(raw, 40)
+    sizes: list[int] = []
+    original = fold.lower
+
+    def counted(text: str) -> str:
+        sizes.append(len(text))
+        return original(text)
+
+    monkeypatch.setattr(fold, "lower", counted)
+    summary = summarize(big, backend="rules", use_cache=False)
+    assert len(summary.items) == 120
+    assert sum(1 for n in sizes if n > len(big) // 2) == 1
