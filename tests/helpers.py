@@ -47,3 +47,23 @@ def labeled_subset(folder: Path, stems: list[str]) -> tuple[Path, Path]:
         shutil.copy(GOLD / f"{stem}.json", gold)
     return letters, gold
 
+
+
+def ran_as_python(test_file: str, name: str) -> bool:
+    """For a test that monkeypatches a module global of a compiled module (compiled callers
+    call each other directly, past the patch): in the mypyc build, run it in a pytest of its
+    own with IMR_LLM_PURE=1, assert it passed, and say so (True: the caller returns); as
+    Python, False (the caller goes on)."""
+    import subprocess
+    import sys
+
+    from imr_llm import _native
+
+    if not _native.ACTIVE:
+        return False
+    env = {**os.environ, "IMR_LLM_PURE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{test_file}::{name}"],
+        capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stdout[-3000:]
+    return True

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, NamedTuple
 
 from imr_llm.letter.fold import Folded, fold, lower_pattern, one_of
@@ -38,18 +37,12 @@ class Phrase:
     how: str = "exact"  # "exact": the span's text is the value, modulo whitespace
 
 
-_new_object = object.__new__
-_set_attribute = object.__setattr__
 _new_tuple = tuple.__new__  # a NamedTuple without its generated __new__ (a Python frame)
 
 
 def _phrase(value: str, span: Span) -> Phrase:
-    """`Phrase(value=value, span=span)`, built as its frozen dataclass `__init__` builds it (the
-    fields in the instance's `__dict__`, in order) but in one step instead of one
-    `object.__setattr__` per field: equal, hashed and printed alike."""
-    phrase = _new_object(Phrase)
-    _set_attribute(phrase, "__dict__", {"value": value, "span": span, "how": "exact"})
-    return phrase
+    """`Phrase(value=value, span=span)`, how a phrase squashed already is kept."""
+    return Phrase(value, span)
 
 
 @dataclass(frozen=True)
@@ -381,19 +374,28 @@ def _caseless(ch: str) -> bool:
     return got
 
 
-@dataclass(frozen=True)
 class _Body:
-    """The clinical case summary of one letter, in normalized text."""
+    """The clinical case summary of one letter, in normalized text: `nt` from `start` to `end`.
 
-    nt: NormalizedText
-    start: int
-    end: int
+    What it works out once (`low`, `scan`, the last sentence end) it keeps in its own fields,
+    not in cached_property: in the mypyc build (imr_llm/_native.py) compiled callers would run
+    a cached_property's function at every access.
+    """
+
+    def __init__(self, nt: NormalizedText, start: int, end: int) -> None:
+        self.nt = nt
+        self.start = start
+        self.end = end
+        self._low: tuple[str | None] | None = None  # `low`, once worked out (it may be None)
+        self._scan: _Scan | None = None
+        #: [pos, stop] of the last `sentence_end` search (at first an empty range).
+        self._last_stop = [1, 0]
 
     @property
     def text(self) -> str:
         return self.nt.text
 
-    @cached_property
+    @property
     def low(self) -> str | None:
         """The lower-cased twin `Folded` searches: `nt.low` on ASCII text, else the text with
         the summary (and the character before it, which `\\b` reads) lower-cased when every
@@ -405,6 +407,11 @@ class _Body:
         twin's case-sensitive test does. Patterns read nothing outside [start - 1, end) (they
         are searched up to `end` and look back one character at most), so the rest is left.
         """
+        if self._low is None:
+            self._low = (self._twin(),)
+        return self._low[0]
+
+    def _twin(self) -> str | None:
         if self.nt.low is not None:
             return self.nt.low
         text, end = self.text, self.end
@@ -418,10 +425,12 @@ class _Body:
         value = " ".join(self.text[start:end].split())
         return Phrase(value=value, span=self.nt.to_original(start, end))
 
-    @cached_property
+    @property
     def scan(self) -> _Scan:
         """The matches of the four word-start patterns over the summary (one pass)."""
-        return _scan(self)
+        if self._scan is None:
+            self._scan = _scan(self)
+        return self._scan
 
     def sentence_start(self, pos: int) -> int:
         """`max(text.rfind(". ", start, pos), text.rfind(".\\n", start, pos), start)`.
@@ -439,11 +448,6 @@ class _Body:
         if line > dot:
             return line
         return dot if dot >= start else start
-
-    @cached_property
-    def _last_stop(self) -> list[int]:
-        """[pos, stop] of the last `sentence_end` search (at first an empty range)."""
-        return [1, 0]
 
     def sentence_end(self, pos: int) -> int:
         """Start of `_SENTENCE_END.search(text, pos, end)`, else `end` (start <= pos <= end).

@@ -111,7 +111,7 @@ def test_the_source_finder_loads_the_py_file_of_each_compiled_module() -> None:
         spec = finder.find_spec(module, None)
         assert spec is not None and spec.origin == str(_native.source_path(module))
         assert Path(spec.origin).is_file()
-    assert finder.find_spec("imr_llm.letter.clinical", None) is None  # not compiled: left alone
+    assert finder.find_spec("imr_llm.letter.vocab", None) is None  # not compiled: left alone
 
 
 def test_a_long_letter_is_lower_cased_once_whatever_its_items(
