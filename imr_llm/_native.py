@@ -74,10 +74,13 @@ def built() -> bool:
     return isinstance(record, dict) and record.get("sources") == sources_record()
 
 
-def _has_extension(module: str) -> bool:
-    path = source_path(module)
-    return any(path.with_name(path.stem + suffix).exists()
-               for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+def extension_files() -> list[Path]:
+    """The extension modules a build left in the package: one beside each source of
+    `COMPILED`, and the shared library of `GROUP`."""
+    stems = [source_path(m).with_suffix("") for m in COMPILED]
+    stems.append(PACKAGE / (GROUP.rsplit(".", 1)[-1] + "__mypyc"))
+    return [path for stem in stems for suffix in importlib.machinery.EXTENSION_SUFFIXES
+            if (path := stem.with_name(stem.name + suffix)).exists()]
 
 
 class _FromSource(importlib.abc.MetaPathFinder):
@@ -104,7 +107,7 @@ def install() -> None:
     global ACTIVE
     if any(isinstance(f, _FromSource) for f in sys.meta_path) or ACTIVE:
         return
-    if not any(map(_has_extension, COMPILED)):
+    if not extension_files():
         return  # never built (or no compiler): every module is its .py anyway
     if os.environ.get("IMR_LLM_PURE", "") not in ("", "0"):
         sys.meta_path.insert(0, _FromSource(COMPILED))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.machinery
 import io
 import json
 import os
@@ -25,20 +24,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from imr_llm._native import COMPILED, GROUP, MANIFEST, PACKAGE, source_path, sources_record  # noqa: E402
-
-
-def _extensions() -> list[Path]:
-    """Every extension module a build leaves in the package."""
-    names = [source_path(m).with_suffix("") for m in COMPILED]
-    names.append(PACKAGE / GROUP.split(".")[-1].__add__("__mypyc"))
-    return [n.with_name(n.name + s) for n in names for s in importlib.machinery.EXTENSION_SUFFIXES
-            if n.with_name(n.name + s).exists()]
+from imr_llm._native import (  # noqa: E402
+    COMPILED,
+    GROUP,
+    MANIFEST,
+    extension_files,
+    source_path,
+    sources_record,
+)
 
 
 def clean() -> None:
     MANIFEST.unlink(missing_ok=True)
-    for path in _extensions():
+    for path in extension_files():
         path.unlink()
 
 

@@ -81,6 +81,9 @@ def test_compiled_and_pure_python_write_the_same_records(tmp_path: Path) -> None
 def test_the_build_runs_compiled_and_imr_llm_pure_runs_the_sources() -> None:
     active, anchors, rules = json.loads(_python(_MODE, pure=False))
     assert active and not anchors.endswith(".py") and not rules.endswith(".py")
+    found = _native.extension_files()  # one per module, and the group's shared library
+    assert len(found) == len(_native.COMPILED) + 1
+    assert {p.name.split(".")[0] for p in found} >= {"anchors", "rules", "_compiled__mypyc"}
     active, anchors, rules = json.loads(_python(_MODE, pure=True))
     assert not active
     assert anchors == str(ROOT / "imr_llm/letter/anchors.py")
