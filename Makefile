@@ -1,5 +1,6 @@
 # One place to run things. `make demo` and `make test` are the README's two commands.
-PY ?= python3
+# The interpreter .venv is made from (scripts/pick_python.sh says which, and why).
+PY ?= $(shell sh scripts/pick_python.sh)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

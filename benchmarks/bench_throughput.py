@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import re
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -229,6 +231,9 @@ def main() -> None:
     allowed = os.sched_getaffinity(0)
     print(f"{len(texts)} text letters, {len(pdfs)} PDFs; cores allowed {sorted(allowed)}; "
           f"load average {os.getloadavg()[0]:.2f} at start")
+    print(f"interpreter: {sys.executable} -> {os.path.realpath(sys.executable)}, Python "
+          f"{platform.python_version()} ({platform.python_compiler()}, built "
+          f"{platform.python_build()[1]})")
     print("modules: " + (f"{len(_native.COMPILED)} compiled (mypyc, imr_llm/_native.py)"
                          if _native.ACTIVE else "all Python (no current mypyc build)"))
     os.sched_setaffinity(0, {min(allowed)})
