@@ -429,3 +429,50 @@ def test_brief_holds_what_the_stats_count() -> None:
 
     assert counts(whole) == counts(short)
     assert "items" not in imr_llm.batch.brief(rec)
+
+
+_FAULTS = r"""
+import resource, sys
+from imr_llm.batch import keep_heap
+from imr_llm.letter.load import load_letter
+paths = sys.argv[2:]
+if sys.argv[1] == "keep":
+    assert keep_heap()
+for p in paths:  # warm: modules, fonts, the heap's first growth
+    load_letter(p)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for p in paths:
+    load_letter(p)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_keep_heap_stops_pdf_pages_faulting_in_again() -> None:
+    pdfs = [str(p) for p in real_pdfs()[:12]]
+    if not pdfs:
+        pytest.skip("no real PDFs")
+
+    def faults(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _FAULTS, mode, *pdfs], capture_output=True,
+                             text=True, check=True, cwd=ROOT)
+        return int(out.stdout.split()[-1])
+
+    default, kept = faults("default"), faults("keep")
+    # pdfium's per-page character vectors: mapped and unmapped by glibc on every page by
+    # default, reused from the kept heap
+    assert default > 200
+    assert kept < default / 10
+
+
+def test_workers_freeze_what_they_inherit_and_keep_the_heap(tmp_path: Path) -> None:
+    code = (
+        "import gc, imr_llm.batch as b\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "with ProcessPoolExecutor(1, initializer=b._worker_start) as pool:\n"
+        "    print(pool.submit(gc.get_freeze_count).result() > 1000)\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.split() == ["True", "0"]  # frozen in the worker, not in the parent
