@@ -280,7 +280,8 @@ def _worker_start() -> None:
     """Each worker process, once: SIGINT/SIGTERM are left to the parent, which stops the pool
     cleanly; the objects inherited from the parent are frozen out of the garbage collector (a
     full collection would otherwise write to every inherited page, and each write copies the
-    page); the heap is kept (`keep_heap`)."""
+    page); the heap is kept (`keep_heap`: a forked worker inherits the parent's setting, one
+    started by spawn or forkserver has to set it itself)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     gc.freeze()
